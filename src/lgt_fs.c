@@ -1,0 +1,241 @@
+/*
+** lgt_fs.c: gt.fs, the file system operations that Lua's io and os libraries lack: stat,
+** realpath, directories, and removing a whole tree without following symbolic links.
+*/
+#define _XOPEN_SOURCE 700
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gt.h"
+
+static int fail_errno(lua_State *L, const char *path)
+{
+	int err = errno;
+	return gt_pushfail(L, gt_errno_code(err), "%s: %s", path, strerror(err));
+}
+
+static const char *type_name(mode_t mode)
+{
+	if (S_ISREG(mode))
+		return "file";
+	if (S_ISDIR(mode))
+		return "directory";
+	if (S_ISLNK(mode))
+		return "link";
+	return "other";
+}
+
+static int push_stat(lua_State *L, const char *path, int follow)
+{
+	struct stat st;
+	if ((follow ? stat(path, &st) : lstat(path, &st)) != 0)
+		return fail_errno(L, path);
+	lua_createtable(L, 0, 5);
+	lua_pushstring(L, type_name(st.st_mode));
+	lua_setfield(L, -2, "type");
+	lua_pushinteger(L, (lua_Integer)st.st_size);
+	lua_setfield(L, -2, "size");
+	lua_pushinteger(L, (lua_Integer)(st.st_mode & 07777));
+	lua_setfield(L, -2, "mode");
+	lua_pushinteger(L, (lua_Integer)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000);
+	lua_setfield(L, -2, "mtime_ms");
+	lua_pushinteger(L, (lua_Integer)st.st_ino);
+	lua_setfield(L, -2, "ino");
+	return 1;
+}
+
+/* fs.stat(path) -> {type, size, mode, mtime_ms, ino} | nil, err, code (follows links) */
+static int fs_stat(lua_State *L)
+{
+	return push_stat(L, luaL_checkstring(L, 1), 1);
+}
+
+/* fs.lstat(path): as fs.stat, but a symbolic link is reported as type "link". */
+static int fs_lstat(lua_State *L)
+{
+	return push_stat(L, luaL_checkstring(L, 1), 0);
+}
+
+/* fs.realpath(path) -> absolute path with no links | nil, err, code */
+static int fs_realpath(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	char *real = realpath(path, NULL);
+	if (real == NULL)
+		return fail_errno(L, path);
+	lua_pushstring(L, real);
+	free(real);
+	return 1;
+}
+
+/* fs.cwd() -> string */
+static int fs_cwd(lua_State *L)
+{
+	char buf[PATH_MAX];
+	if (getcwd(buf, sizeof buf) == NULL)
+		return fail_errno(L, ".");
+	lua_pushstring(L, buf);
+	return 1;
+}
+
+/* fs.mkdir(path [, mode]) -> true | nil, err, code ("EEXISTS" when it exists) */
+static int fs_mkdir(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	mode_t mode = (mode_t)luaL_optinteger(L, 2, 0777);
+	if (mkdir(path, mode) != 0)
+		return fail_errno(L, path);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* fs.mkdir_p(path [, mode]) -> true | nil, err, code: creates missing parents; an existing
+** directory is success. */
+static int fs_mkdir_p(lua_State *L)
+{
+	size_t len;
+	const char *path = luaL_checklstring(L, 1, &len);
+	mode_t mode = (mode_t)luaL_optinteger(L, 2, 0777);
+	char *buf;
+	struct stat st;
+	luaL_argcheck(L, len > 0, 1, "empty path");
+	buf = (char *)lua_newuserdatauv(L, len + 1, 0);
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(buf, mode) != 0 && errno != EEXIST)
+				return fail_errno(L, buf);
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	if (stat(path, &st) != 0)
+		return fail_errno(L, path);
+	if (!S_ISDIR(st.st_mode))
+		return gt_pushfail(L, "ENOTDIR", "%s: not a directory", path);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* fs.rmdir(path) -> true | nil, err, code (the directory must be empty) */
+static int fs_rmdir(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	if (rmdir(path) != 0)
+		return fail_errno(L, path);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* fs.dir(path) -> {names...} (unsorted, without "." and "..") | nil, err, code */
+static int fs_dir(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	lua_Integer n = 0;
+	if (d == NULL)
+		return fail_errno(L, path);
+	lua_newtable(L);
+	errno = 0;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		lua_pushstring(L, e->d_name);
+		lua_seti(L, -2, ++n);
+	}
+	if (errno != 0) {
+		int err = errno;
+		closedir(d);
+		errno = err;
+		return fail_errno(L, path);
+	}
+	closedir(d);
+	return 1;
+}
+
+/* nftw callbacks have no payload: the first failure is kept here. */
+static char failed_path[PATH_MAX];
+static int failed_errno;
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DNR || flag == FTW_NS) {
+		failed_errno = EACCES;
+	} else if ((flag == FTW_DP ? rmdir(path) : unlink(path)) == 0) {
+		return 0;
+	} else {
+		failed_errno = errno;
+	}
+	strncpy(failed_path, path, sizeof failed_path - 1);
+	return 1;
+}
+
+/* Pre-order pass: gives the owner rwx on every directory, so its entries can be removed. */
+static int open_directory(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)ftw;
+	if (flag == FTW_D && (st->st_mode & S_IRWXU) != S_IRWXU)
+		chmod(path, st->st_mode | S_IRWXU);
+	return 0;
+}
+
+/* fs.remove_tree(path) -> true | nil, err, code: removes path and everything under it, like
+** rm -rf, without following symbolic links; read-only directories are made writable first. */
+static int fs_remove_tree(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	struct stat st;
+	if (lstat(path, &st) != 0)
+		return fail_errno(L, path);
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlink(path) != 0)
+			return fail_errno(L, path);
+		lua_pushboolean(L, 1);
+		return 1;
+	}
+	failed_path[0] = '\0';
+	if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS) != 0) {
+		if (failed_errno == EACCES || failed_errno == EPERM) {
+			nftw(path, open_directory, 32, FTW_PHYS);
+			failed_path[0] = '\0';
+			if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS) == 0)
+				goto done;
+		}
+		errno = failed_errno;
+		return fail_errno(L, failed_path[0] ? failed_path : path);
+	}
+done:
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static const luaL_Reg funcs[] = {
+	{"stat", fs_stat},
+	{"lstat", fs_lstat},
+	{"realpath", fs_realpath},
+	{"cwd", fs_cwd},
+	{"mkdir", fs_mkdir},
+	{"mkdir_p", fs_mkdir_p},
+	{"rmdir", fs_rmdir},
+	{"dir", fs_dir},
+	{"remove_tree", fs_remove_tree},
+	{NULL, NULL},
+};
+
+int luaopen_gt_fs(lua_State *L)
+{
+	luaL_newlib(L, funcs);
+	return 1;
+}

@@ -1,0 +1,3 @@
+/* TEMPORARY placeholder while the module is written. */
+#include "gt.h"
+int luaopen_gt_proc(lua_State *L) { lua_newtable(L); return 1; }

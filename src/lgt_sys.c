@@ -1,0 +1,118 @@
+/*
+** lgt_sys.c: gt.sys, the few facts about the process and the machine that Lua's os library
+** does not give: wall and monotonic milliseconds, sleeping, pids, terminals, host name.
+*/
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gt.h"
+
+static lua_Integer clock_ms(clockid_t clock)
+{
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	return (lua_Integer)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* sys.now_ms() -> integer: Unix time in milliseconds. */
+static int sys_now_ms(lua_State *L)
+{
+	lua_pushinteger(L, clock_ms(CLOCK_REALTIME));
+	return 1;
+}
+
+/* sys.clock_ms() -> number: monotonic milliseconds (with fractions), for measuring durations. */
+static int sys_clock_ms(lua_State *L)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	lua_pushnumber(L, (lua_Number)ts.tv_sec * 1e3 + (lua_Number)ts.tv_nsec / 1e6);
+	return 1;
+}
+
+/* sys.sleep_ms(ms) */
+static int sys_sleep_ms(lua_State *L)
+{
+	lua_Integer ms = luaL_checkinteger(L, 1);
+	struct timespec ts;
+	luaL_argcheck(L, ms >= 0, 1, "must be >= 0");
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+/* sys.pid() -> integer */
+static int sys_pid(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)getpid());
+	return 1;
+}
+
+/* sys.pid_alive(pid) -> boolean: whether a process with that pid exists on this machine. */
+static int sys_pid_alive(lua_State *L)
+{
+	lua_Integer pid = luaL_checkinteger(L, 1);
+	luaL_argcheck(L, pid > 0, 1, "must be > 0");
+	lua_pushboolean(L, kill((pid_t)pid, 0) == 0 || errno == EPERM);
+	return 1;
+}
+
+/* sys.hostname() -> string */
+static int sys_hostname(lua_State *L)
+{
+	char host[256];
+	if (gethostname(host, sizeof host) != 0)
+		return gt_pushfail(L, gt_errno_code(errno), "gethostname: %s", strerror(errno));
+	host[sizeof host - 1] = '\0';
+	lua_pushstring(L, host);
+	return 1;
+}
+
+static int checkfd(lua_State *L, int arg)
+{
+	static const char *const names[] = {"stdin", "stdout", "stderr", NULL};
+	return luaL_checkoption(L, arg, NULL, names);
+}
+
+/* sys.isatty("stdin"|"stdout"|"stderr") -> boolean */
+static int sys_isatty(lua_State *L)
+{
+	lua_pushboolean(L, isatty(checkfd(L, 1)));
+	return 1;
+}
+
+/* sys.term_width("stdout"|"stderr") -> integer | nil: columns of the terminal, if it is one. */
+static int sys_term_width(lua_State *L)
+{
+	struct winsize ws;
+	if (ioctl(checkfd(L, 1), TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0) {
+		luaL_pushfail(L);
+		return 1;
+	}
+	lua_pushinteger(L, ws.ws_col);
+	return 1;
+}
+
+static const luaL_Reg funcs[] = {
+	{"now_ms", sys_now_ms},
+	{"clock_ms", sys_clock_ms},
+	{"sleep_ms", sys_sleep_ms},
+	{"pid", sys_pid},
+	{"pid_alive", sys_pid_alive},
+	{"hostname", sys_hostname},
+	{"isatty", sys_isatty},
+	{"term_width", sys_term_width},
+	{NULL, NULL},
+};
+
+int luaopen_gt_sys(lua_State *L)
+{
+	luaL_newlib(L, funcs);
+	return 1;
+}
