@@ -1,10 +1,12 @@
 # Turns the built-in Lua sources into a C table of modules.
-#   cmake -DROOT=<lua dir> -DOUT=<file.c> -DSOURCES=<a.lua;b.lua> -P embed_lua.cmake
+#   cmake -DROOT=<lua dir> -DOUT=<file.c> -P embed_lua.cmake
 # Module gt/commands/rig.lua becomes "gt.commands.rig" with chunk name "@gt/commands/rig.lua",
 # so tracebacks show real paths.
 set(body "")
 set(table "")
 set(i 0)
+file(GLOB_RECURSE SOURCES ${ROOT}/gt/*.lua)
+list(FILTER SOURCES EXCLUDE REGEX "/_meta/")
 list(SORT SOURCES)
 foreach(src IN LISTS SOURCES)
   file(RELATIVE_PATH rel ${ROOT} ${src})

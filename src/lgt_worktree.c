@@ -1,3 +1,1138 @@
-/* TEMPORARY placeholder while the module is written. */
+/*
+** lgt_worktree.c: gt.worktree, the git mechanism gt needs, on libgit2. Repositories are opened
+** at explicit paths with no upward search, so no operation can land in an enclosing repository.
+** Everything here is mechanism: which branch a polecat gets and what counts as safe to delete
+** is decided in Lua.
+**
+** libgit2 is initialised when this module is first required (only commands that touch git do
+** that), with strict hash verification off: it re-hashes every object it reads, which is more
+** than half of a checkout's cost (shared/reference/perf-baseline.md).
+*/
+#include <string.h>
+
+#include <git2.h>
+
 #include "gt.h"
-int luaopen_gt_worktree(lua_State *L) { lua_newtable(L); return 1; }
+
+#define REPO_TYPE "gt.Repo"
+
+typedef struct {
+	git_repository *repo; /* NULL once closed */
+} Repo;
+
+/* Pushes nil, "<context>: <libgit2 message>", CODE. */
+static int fail_git(lua_State *L, int error, const char *context)
+{
+	const git_error *e = git_error_last();
+	return gt_pushfail(L, gt_git_code(error), "%s: %s", context,
+			   e && e->message ? e->message : "unknown libgit2 error");
+}
+
+static Repo *torepo(lua_State *L)
+{
+	return (Repo *)luaL_checkudata(L, 1, REPO_TYPE);
+}
+
+static git_repository *checkrepo(lua_State *L)
+{
+	Repo *r = torepo(L);
+	if (r->repo == NULL)
+		luaL_error(L, "attempt to use a closed repository");
+	return r->repo;
+}
+
+static Repo *newrepo(lua_State *L)
+{
+	Repo *r = (Repo *)lua_newuserdatauv(L, sizeof *r, 0);
+	r->repo = NULL;
+	luaL_setmetatable(L, REPO_TYPE);
+	return r;
+}
+
+static void push_oid(lua_State *L, const git_oid *oid)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+	git_oid_tostr(hex, sizeof hex, oid);
+	lua_pushstring(L, hex);
+}
+
+/* Resolves a revision (name, ref, hex id) to a commit id; 0 or a libgit2 error. */
+static int resolve_commit(git_oid *out, git_repository *repo, const char *spec)
+{
+	git_object *obj = NULL, *commit = NULL;
+	int error = git_revparse_single(&obj, repo, spec);
+	if (error == 0)
+		error = git_object_peel(&commit, obj, GIT_OBJECT_COMMIT);
+	if (error == 0)
+		git_oid_cpy(out, git_object_id(commit));
+	git_object_free(commit);
+	git_object_free(obj);
+	return error;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Lua callbacks from libgit2 (progress). An error raised by the callback cancels the operation
+** and is re-raised once libgit2 has returned. */
+
+typedef struct {
+	lua_State *L;
+	int fn;      /* stack index of the Lua function, 0 for none */
+	int failed;  /* the callback raised; its error object is at the top of the stack */
+} Callback;
+
+/* Builds the stats table and calls the Lua function, all under lua_pcall, so that no Lua error
+** (memory included) can jump through libgit2's frames. */
+static int call_progress(lua_State *L)
+{
+	const git_indexer_progress *stats = (const git_indexer_progress *)lua_touserdata(L, 2);
+	lua_createtable(L, 0, 6);
+	lua_pushinteger(L, stats->received_objects);
+	lua_setfield(L, -2, "received_objects");
+	lua_pushinteger(L, stats->indexed_objects);
+	lua_setfield(L, -2, "indexed_objects");
+	lua_pushinteger(L, stats->total_objects);
+	lua_setfield(L, -2, "total_objects");
+	lua_pushinteger(L, (lua_Integer)stats->received_bytes);
+	lua_setfield(L, -2, "received_bytes");
+	lua_pushinteger(L, stats->indexed_deltas);
+	lua_setfield(L, -2, "indexed_deltas");
+	lua_pushinteger(L, stats->total_deltas);
+	lua_setfield(L, -2, "total_deltas");
+	lua_call(L, 1, 0); /* fn(stats): the function is at index 1 */
+	return 0;
+}
+
+static int on_transfer(const git_indexer_progress *stats, void *payload)
+{
+	Callback *cb = (Callback *)payload;
+	lua_State *L = cb->L;
+	if (cb->failed)
+		return -1;
+	if (cb->fn == 0)
+		return 0;
+	if (!lua_checkstack(L, 4))
+		return 0;
+	lua_pushcfunction(L, call_progress);
+	lua_pushvalue(L, cb->fn);
+	lua_pushlightuserdata(L, (void *)stats);
+	if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+		cb->failed = 1; /* the error object stays on top of the stack */
+		return -1;
+	}
+	return 0;
+}
+
+static void callback_init(Callback *cb, lua_State *L, int opts, const char *field)
+{
+	cb->L = L;
+	cb->fn = 0;
+	cb->failed = 0;
+	if (opts != 0 && lua_istable(L, opts)) {
+		lua_getfield(L, opts, field);
+		if (lua_isnil(L, -1)) {
+			lua_pop(L, 1);
+		} else {
+			luaL_checktype(L, -1, LUA_TFUNCTION);
+			cb->fn = lua_gettop(L);
+		}
+	}
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Module functions */
+
+/* worktree.open(path) -> gt.Repo | nil, err, code. Never searches parent folders. */
+static int wt_open(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	Repo *r = newrepo(L);
+	int error = git_repository_open_ext(&r->repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+	if (error < 0)
+		return fail_git(L, error, path);
+	return 1;
+}
+
+/* worktree.clone(url, path [, {bare = true, progress = fn(stats)}]) -> gt.Repo | nil, err, code.
+** origin's branches land under refs/remotes/origin/. */
+static int wt_clone(lua_State *L)
+{
+	const char *url = luaL_checkstring(L, 1);
+	const char *path = luaL_checkstring(L, 2);
+	git_clone_options opts;
+	Callback cb;
+	Repo *r;
+	int error;
+	git_clone_options_init(&opts, GIT_CLONE_OPTIONS_VERSION);
+	opts.bare = gt_optfield_boolean(L, 3, "bare", 1);
+	callback_init(&cb, L, lua_istable(L, 3) ? 3 : 0, "progress");
+	opts.fetch_opts.callbacks.transfer_progress = on_transfer;
+	opts.fetch_opts.callbacks.payload = &cb;
+	r = newrepo(L);
+	error = git_clone(&r->repo, url, path, &opts);
+	if (cb.failed)
+		return lua_error(L); /* the callback's error, on top */
+	if (error < 0)
+		return fail_git(L, error, url);
+	return 1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Repository methods */
+
+static int r_close(lua_State *L)
+{
+	Repo *r = torepo(L);
+	if (r->repo != NULL) {
+		git_repository_free(r->repo);
+		r->repo = NULL;
+	}
+	return 0;
+}
+
+static int r_tostring(lua_State *L)
+{
+	Repo *r = torepo(L);
+	if (r->repo == NULL)
+		lua_pushliteral(L, "gt.Repo (closed)");
+	else
+		lua_pushfstring(L, "gt.Repo (%s)", git_repository_path(r->repo));
+	return 1;
+}
+
+/* repo:gitdir() -> path of the repository's git folder (a worktree's own admin folder). */
+static int r_gitdir(lua_State *L)
+{
+	lua_pushstring(L, git_repository_path(checkrepo(L)));
+	return 1;
+}
+
+/* repo:commondir() -> path of the folder shared by all worktrees of the repository. */
+static int r_commondir(lua_State *L)
+{
+	lua_pushstring(L, git_repository_commondir(checkrepo(L)));
+	return 1;
+}
+
+/* repo:workdir() -> path of the working tree, or nil for a bare repository. */
+static int r_workdir(lua_State *L)
+{
+	const char *wd = git_repository_workdir(checkrepo(L));
+	if (wd == NULL)
+		luaL_pushfail(L);
+	else
+		lua_pushstring(L, wd);
+	return 1;
+}
+
+/* repo:head() -> {ref = "refs/heads/x" | nil, oid = hex | nil, detached, unborn}. */
+static int r_head(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	git_reference *head = NULL, *resolved = NULL;
+	int error = git_reference_lookup(&head, repo, "HEAD");
+	if (error < 0)
+		return fail_git(L, error, "HEAD");
+	lua_createtable(L, 0, 4);
+	if (git_reference_type(head) == GIT_REFERENCE_SYMBOLIC) {
+		lua_pushstring(L, git_reference_symbolic_target(head));
+		lua_setfield(L, -2, "ref");
+		error = git_reference_resolve(&resolved, head);
+		if (error == 0) {
+			push_oid(L, git_reference_target(resolved));
+			lua_setfield(L, -2, "oid");
+		} else if (error != GIT_ENOTFOUND) {
+			git_reference_free(head);
+			return fail_git(L, error, "HEAD");
+		}
+		lua_pushboolean(L, error == GIT_ENOTFOUND);
+		lua_setfield(L, -2, "unborn");
+		lua_pushboolean(L, 0);
+	} else {
+		push_oid(L, git_reference_target(head));
+		lua_setfield(L, -2, "oid");
+		lua_pushboolean(L, 0);
+		lua_setfield(L, -2, "unborn");
+		lua_pushboolean(L, 1);
+	}
+	lua_setfield(L, -2, "detached");
+	git_reference_free(resolved);
+	git_reference_free(head);
+	return 1;
+}
+
+/* repo:resolve(spec) -> commit id (hex) | nil, err, code ("ENOTFOUND" for an unknown name). */
+static int r_resolve(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *spec = luaL_checkstring(L, 2);
+	git_oid oid;
+	int error = resolve_commit(&oid, repo, spec);
+	if (error < 0)
+		return fail_git(L, error, spec);
+	push_oid(L, &oid);
+	return 1;
+}
+
+/* repo:tree_of(spec) -> id of the commit's tree | nil, err, code. */
+static int r_tree_of(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *spec = luaL_checkstring(L, 2);
+	git_oid oid;
+	git_commit *commit = NULL;
+	int error = resolve_commit(&oid, repo, spec);
+	if (error == 0)
+		error = git_commit_lookup(&commit, repo, &oid);
+	if (error < 0)
+		return fail_git(L, error, spec);
+	push_oid(L, git_commit_tree_id(commit));
+	git_commit_free(commit);
+	return 1;
+}
+
+/* repo:config(key) -> string | nil when unset. */
+static int r_config(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *key = luaL_checkstring(L, 2);
+	git_config *cfg = NULL;
+	git_buf value = GIT_BUF_INIT;
+	int error = git_repository_config_snapshot(&cfg, repo);
+	if (error == 0)
+		error = git_config_get_string_buf(&value, cfg, key);
+	git_config_free(cfg);
+	if (error == GIT_ENOTFOUND) {
+		luaL_pushfail(L);
+		return 1;
+	}
+	if (error < 0)
+		return fail_git(L, error, key);
+	lua_pushlstring(L, value.ptr, value.size);
+	git_buf_dispose(&value);
+	return 1;
+}
+
+/* repo:fetch(remote [, {prune = false, progress = fn(stats)}]) -> true | nil, err, code.
+** Uses the remote's configured refspecs. */
+static int r_fetch(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *name = luaL_checkstring(L, 2);
+	git_fetch_options opts;
+	git_remote *remote = NULL;
+	Callback cb;
+	int error;
+	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
+	opts.prune = gt_optfield_boolean(L, 3, "prune", 0) ? GIT_FETCH_PRUNE : GIT_FETCH_NO_PRUNE;
+	callback_init(&cb, L, lua_istable(L, 3) ? 3 : 0, "progress");
+	opts.callbacks.transfer_progress = on_transfer;
+	opts.callbacks.payload = &cb;
+	error = git_remote_lookup(&remote, repo, name);
+	if (error == 0)
+		error = git_remote_fetch(remote, NULL, &opts, "gt: fetch");
+	git_remote_free(remote);
+	if (cb.failed)
+		return lua_error(L);
+	if (error < 0)
+		return fail_git(L, error, name);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* repo:branch_create(name, start [, {force = false}]) -> commit id | nil, err, code
+** ("EEXISTS" when the branch exists). start is any revision; no upstream is configured. */
+static int r_branch_create(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *name = luaL_checkstring(L, 2);
+	const char *start = luaL_checkstring(L, 3);
+	int force = gt_optfield_boolean(L, 4, "force", 0);
+	git_oid oid;
+	git_commit *commit = NULL;
+	git_reference *ref = NULL;
+	int error = resolve_commit(&oid, repo, start);
+	if (error < 0)
+		return fail_git(L, error, start);
+	error = git_commit_lookup(&commit, repo, &oid);
+	if (error == 0)
+		error = git_branch_create(&ref, repo, name, commit, force);
+	git_reference_free(ref);
+	git_commit_free(commit);
+	if (error < 0)
+		return fail_git(L, error, name);
+	push_oid(L, &oid);
+	return 1;
+}
+
+/* repo:branch_lookup(name) -> commit id of the local branch | nil, err, "ENOTFOUND". */
+static int r_branch_lookup(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *name = luaL_checkstring(L, 2);
+	git_reference *ref = NULL;
+	int error = git_branch_lookup(&ref, repo, name, GIT_BRANCH_LOCAL);
+	if (error < 0)
+		return fail_git(L, error, name);
+	push_oid(L, git_reference_target(ref));
+	git_reference_free(ref);
+	return 1;
+}
+
+/* repo:branch_is_checked_out(name) -> boolean | nil, err, code: by HEAD of any worktree. */
+static int r_branch_is_checked_out(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *name = luaL_checkstring(L, 2);
+	git_reference *ref = NULL;
+	int error = git_branch_lookup(&ref, repo, name, GIT_BRANCH_LOCAL);
+	if (error == 0)
+		error = git_branch_is_checked_out(ref);
+	git_reference_free(ref);
+	if (error < 0)
+		return fail_git(L, error, name);
+	lua_pushboolean(L, error);
+	return 1;
+}
+
+/* repo:branch_delete(name) -> true | nil, err, code ("ENOTFOUND"; "ECHECKEDOUT" when a worktree
+** has it checked out). */
+static int r_branch_delete(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *name = luaL_checkstring(L, 2);
+	git_reference *ref = NULL;
+	int error = git_branch_lookup(&ref, repo, name, GIT_BRANCH_LOCAL);
+	if (error < 0)
+		return fail_git(L, error, name);
+	error = git_branch_is_checked_out(ref);
+	if (error == 1) {
+		git_reference_free(ref);
+		return gt_pushfail(L, "ECHECKEDOUT", "%s: branch is checked out in a worktree", name);
+	}
+	if (error == 0)
+		error = git_branch_delete(ref);
+	git_reference_free(ref);
+	if (error < 0)
+		return fail_git(L, error, name);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* repo:worktree_add(name, path, branch [, {lock = reason, checkout = true}]) -> true | nil,
+** err, code. Registers worktree `name` (git's admin folder .git/worktrees/<name>) at `path`,
+** whose parent must exist and which must not, on the existing local branch. With
+** checkout = false only the metadata is written; repo:checkout_head() on the new worktree then
+** fills it, which lets callers keep a repository-wide lock short. A failure here may leave the
+** admin folder and a partial folder behind: the caller rolls back. */
+static int r_worktree_add(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *name = luaL_checkstring(L, 2);
+	const char *path = luaL_checkstring(L, 3);
+	const char *branch = luaL_checkstring(L, 4);
+	const char *reason = gt_optfield_string(L, 5, "lock", NULL);
+	int checkout = gt_optfield_boolean(L, 5, "checkout", 1);
+	git_worktree_add_options opts;
+	git_reference *ref = NULL;
+	git_worktree *wt = NULL;
+	int error = git_branch_lookup(&ref, repo, branch, GIT_BRANCH_LOCAL);
+	git_worktree_add_options_init(&opts, GIT_WORKTREE_ADD_OPTIONS_VERSION);
+	if (error < 0)
+		return fail_git(L, error, branch);
+	opts.ref = ref;
+	opts.checkout_options.checkout_strategy = checkout ? GIT_CHECKOUT_SAFE : GIT_CHECKOUT_NONE;
+	error = git_worktree_add(&wt, repo, name, path, &opts);
+	if (error == 0 && reason != NULL)
+		error = git_worktree_lock(wt, reason);
+	git_worktree_free(wt);
+	git_reference_free(ref);
+	if (error < 0)
+		return fail_git(L, error, path);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* repo:checkout_head([{force = false, disable_filters = false}]) -> true | nil, err, code.
+** Writes HEAD's tree into the working tree and index. force overwrites local changes (for a
+** freshly added, empty worktree); disable_filters skips the per-file attribute lookup, which is
+** only correct when no eol/crlf/ident/filter attribute or setting applies. */
+static int r_checkout_head(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	git_checkout_options opts;
+	int error;
+	git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
+	opts.checkout_strategy =
+	    gt_optfield_boolean(L, 2, "force", 0) ? GIT_CHECKOUT_FORCE : GIT_CHECKOUT_SAFE;
+	opts.disable_filters = gt_optfield_boolean(L, 2, "disable_filters", 0);
+	error = git_checkout_head(repo, &opts);
+	if (error < 0)
+		return fail_git(L, error, "checkout");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int lookup_worktree(lua_State *L, git_worktree **out, git_repository *repo, const char *name)
+{
+	int error = git_worktree_lookup(out, repo, name);
+	if (error < 0)
+		return fail_git(L, error, name);
+	return 0;
+}
+
+/* repo:worktrees() -> {{name, path, locked = reason | false, valid}...} */
+static int r_worktrees(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	git_strarray names = {0};
+	int error = git_worktree_list(&names, repo);
+	if (error < 0)
+		return fail_git(L, error, "worktrees");
+	lua_createtable(L, (int)names.count, 0);
+	for (size_t i = 0; i < names.count; i++) {
+		git_worktree *wt = NULL;
+		git_buf reason = GIT_BUF_INIT;
+		int locked;
+		if (git_worktree_lookup(&wt, repo, names.strings[i]) < 0)
+			continue; /* removed while we were listing */
+		lua_createtable(L, 0, 4);
+		lua_pushstring(L, git_worktree_name(wt));
+		lua_setfield(L, -2, "name");
+		lua_pushstring(L, git_worktree_path(wt));
+		lua_setfield(L, -2, "path");
+		locked = git_worktree_is_locked(&reason, wt);
+		if (locked > 0)
+			lua_pushlstring(L, reason.ptr ? reason.ptr : "", reason.size);
+		else
+			lua_pushboolean(L, 0);
+		lua_setfield(L, -2, "locked");
+		lua_pushboolean(L, git_worktree_validate(wt) == 0);
+		lua_setfield(L, -2, "valid");
+		lua_seti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+		git_buf_dispose(&reason);
+		git_worktree_free(wt);
+	}
+	git_strarray_dispose(&names);
+	return 1;
+}
+
+/* repo:worktree_lock(name, reason) -> true | nil, err, code ("ELOCKED" if already locked). */
+static int r_worktree_lock(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *name = luaL_checkstring(L, 2);
+	const char *reason = luaL_checkstring(L, 3);
+	git_worktree *wt = NULL;
+	int error;
+	if (lookup_worktree(L, &wt, repo, name) != 0)
+		return 3;
+	error = git_worktree_lock(wt, reason);
+	git_worktree_free(wt);
+	if (error < 0)
+		return fail_git(L, error, name);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* repo:worktree_unlock(name) -> true (also when it was not locked) | nil, err, code. */
+static int r_worktree_unlock(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *name = luaL_checkstring(L, 2);
+	git_worktree *wt = NULL;
+	int error;
+	if (lookup_worktree(L, &wt, repo, name) != 0)
+		return 3;
+	error = git_worktree_unlock(wt);
+	git_worktree_free(wt);
+	if (error < 0)
+		return fail_git(L, error, name);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* repo:worktree_prune(name [, {valid = false, locked = false, working_tree = false}])
+** -> true | nil, err, code. Removes git's record of the worktree; by default only when its
+** folder is gone and it is not locked. working_tree also deletes the folder. */
+static int r_worktree_prune(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *name = luaL_checkstring(L, 2);
+	git_worktree_prune_options opts;
+	git_worktree *wt = NULL;
+	int error;
+	git_worktree_prune_options_init(&opts, GIT_WORKTREE_PRUNE_OPTIONS_VERSION);
+	if (gt_optfield_boolean(L, 3, "valid", 0))
+		opts.flags |= GIT_WORKTREE_PRUNE_VALID;
+	if (gt_optfield_boolean(L, 3, "locked", 0))
+		opts.flags |= GIT_WORKTREE_PRUNE_LOCKED;
+	if (gt_optfield_boolean(L, 3, "working_tree", 0))
+		opts.flags |= GIT_WORKTREE_PRUNE_WORKING_TREE;
+	if (lookup_worktree(L, &wt, repo, name) != 0)
+		return 3;
+	error = git_worktree_prune(wt, &opts);
+	git_worktree_free(wt);
+	if (error < 0)
+		return fail_git(L, error, name);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static void add_path(lua_State *L, int result, const char *kind, const char *path)
+{
+	lua_getfield(L, result, kind);
+	lua_pushstring(L, path);
+	lua_seti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+	lua_pop(L, 1);
+}
+
+/* repo:status() -> {staged = {paths}, unstaged = {paths}, untracked = {paths},
+** conflicted = {paths}} for a repository with a working tree. Untracked folders are listed
+** file by file; ignored files are not reported. A path may be both staged and unstaged. */
+static int r_status(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	git_status_options opts;
+	git_status_list *list = NULL;
+	int result, error;
+	size_t n;
+	git_status_options_init(&opts, GIT_STATUS_OPTIONS_VERSION);
+	opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+	opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS;
+	error = git_status_list_new(&list, repo, &opts);
+	if (error < 0)
+		return fail_git(L, error, "status");
+	lua_createtable(L, 0, 4);
+	result = lua_gettop(L);
+	static const char *const kinds[] = {"staged", "unstaged", "untracked", "conflicted"};
+	for (int k = 0; k < 4; k++) {
+		lua_newtable(L);
+		lua_setfield(L, result, kinds[k]);
+	}
+	n = git_status_list_entrycount(list);
+	for (size_t i = 0; i < n; i++) {
+		const git_status_entry *e = git_status_byindex(list, i);
+		const git_diff_delta *d = e->head_to_index ? e->head_to_index : e->index_to_workdir;
+		const char *path = d ? (d->new_file.path ? d->new_file.path : d->old_file.path) : "?";
+		if (e->status & GIT_STATUS_CONFLICTED) {
+			add_path(L, result, "conflicted", path);
+			continue;
+		}
+		if (e->status & (GIT_STATUS_INDEX_NEW | GIT_STATUS_INDEX_MODIFIED | GIT_STATUS_INDEX_DELETED |
+				 GIT_STATUS_INDEX_RENAMED | GIT_STATUS_INDEX_TYPECHANGE))
+			add_path(L, result, "staged", path);
+		if (e->status & (GIT_STATUS_WT_MODIFIED | GIT_STATUS_WT_DELETED | GIT_STATUS_WT_RENAMED |
+				 GIT_STATUS_WT_TYPECHANGE))
+			add_path(L, result, "unstaged",
+				 e->index_to_workdir->new_file.path ? e->index_to_workdir->new_file.path
+								    : e->index_to_workdir->old_file.path);
+		if (e->status & GIT_STATUS_WT_NEW)
+			add_path(L, result, "untracked", e->index_to_workdir->new_file.path);
+	}
+	git_status_list_free(list);
+	return 1;
+}
+
+/* repo:commits_not_on(spec, glob [, limit = 100]) -> {{oid, summary}...}, total | nil, err,
+** code. Lists commits reachable from spec and from no ref matching glob (for example
+** refs/remotes/ followed by a star: commits on no remote-tracking branch), newest first; the list
+** stops at limit, total counts them all. */
+static int r_commits_not_on(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *spec = luaL_checkstring(L, 2);
+	const char *glob = luaL_checkstring(L, 3);
+	lua_Integer limit = luaL_optinteger(L, 4, 100);
+	git_revwalk *walk = NULL;
+	git_oid oid;
+	lua_Integer total = 0;
+	int error = resolve_commit(&oid, repo, spec);
+	if (error < 0)
+		return fail_git(L, error, spec);
+	error = git_revwalk_new(&walk, repo);
+	if (error == 0)
+		error = git_revwalk_push(walk, &oid);
+	if (error == 0)
+		error = git_revwalk_hide_glob(walk, glob);
+	if (error < 0) {
+		git_revwalk_free(walk);
+		return fail_git(L, error, spec);
+	}
+	git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+	lua_newtable(L);
+	while ((error = git_revwalk_next(&oid, walk)) == 0) {
+		git_commit *commit = NULL;
+		if (++total > limit)
+			continue;
+		error = git_commit_lookup(&commit, repo, &oid);
+		if (error < 0)
+			break;
+		lua_createtable(L, 0, 2);
+		push_oid(L, &oid);
+		lua_setfield(L, -2, "oid");
+		lua_pushstring(L, git_commit_summary(commit) ? git_commit_summary(commit) : "");
+		lua_setfield(L, -2, "summary");
+		lua_seti(L, -2, total);
+		git_commit_free(commit);
+	}
+	git_revwalk_free(walk);
+	if (error != GIT_ITEROVER)
+		return fail_git(L, error, spec);
+	lua_pushinteger(L, total);
+	return 2;
+}
+
+/* repo:ahead_behind(local, upstream) -> ahead, behind | nil, err, code */
+static int r_ahead_behind(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *a = luaL_checkstring(L, 2);
+	const char *b = luaL_checkstring(L, 3);
+	git_oid oa, ob;
+	size_t ahead, behind;
+	int error = resolve_commit(&oa, repo, a);
+	if (error < 0)
+		return fail_git(L, error, a);
+	error = resolve_commit(&ob, repo, b);
+	if (error < 0)
+		return fail_git(L, error, b);
+	error = git_graph_ahead_behind(&ahead, &behind, repo, &oa, &ob);
+	if (error < 0)
+		return fail_git(L, error, a);
+	lua_pushinteger(L, (lua_Integer)ahead);
+	lua_pushinteger(L, (lua_Integer)behind);
+	return 2;
+}
+
+typedef struct {
+	lua_State *L;
+	const char *branch; /* NULL: all stashes */
+	size_t branch_len;
+} StashWalk;
+
+/* Stash messages name the branch they were made on: "WIP on <b>: ..." or "On <b>: ...". */
+static int names_branch(const char *msg, const char *branch, size_t len)
+{
+	if (strncmp(msg, "WIP on ", 7) == 0)
+		msg += 7;
+	else if (strncmp(msg, "On ", 3) == 0)
+		msg += 3;
+	else
+		return 0;
+	return strncmp(msg, branch, len) == 0 && msg[len] == ':';
+}
+
+static int on_stash(size_t index, const char *message, const git_oid *oid, void *payload)
+{
+	StashWalk *w = (StashWalk *)payload;
+	lua_State *L = w->L;
+	if (w->branch != NULL && !names_branch(message, w->branch, w->branch_len))
+		return 0;
+	lua_createtable(L, 0, 3);
+	lua_pushinteger(L, (lua_Integer)index);
+	lua_setfield(L, -2, "index");
+	lua_pushstring(L, message);
+	lua_setfield(L, -2, "message");
+	push_oid(L, oid);
+	lua_setfield(L, -2, "oid");
+	lua_seti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+	return 0;
+}
+
+/* repo:stashes([branch]) -> {{index, message, oid}...}: the repository's stashes (shared by all
+** its worktrees), or only those whose message names the branch (its short name). */
+static int r_stashes(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	StashWalk w;
+	int error;
+	w.L = L;
+	w.branch = luaL_optlstring(L, 2, NULL, &w.branch_len);
+	lua_newtable(L);
+	error = git_stash_foreach(repo, on_stash, &w);
+	if (error < 0 && error != GIT_ENOTFOUND)
+		return fail_git(L, error, "stash");
+	return 1;
+}
+
+/* repo:snapshot_tree() -> workdir tree id, index tree id | nil, err, code. Writes tree objects
+** for the whole working tree (tracked and untracked files, not ignored ones) and for the index
+** as staged, without touching either: the in-memory index is reloaded from disk afterwards.
+** The index tree is nil when the index has conflicts. */
+static int r_snapshot_tree(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	git_index *index = NULL;
+	git_oid workdir_tree, index_tree;
+	int have_index_tree = 0, error;
+	char *all[] = {"*"};
+	git_strarray everything = {all, 1};
+	error = git_repository_index(&index, repo);
+	if (error < 0)
+		return fail_git(L, error, "index");
+	if (!git_index_has_conflicts(index) && git_index_write_tree(&index_tree, index) == 0)
+		have_index_tree = 1;
+	error = git_index_add_all(index, &everything, GIT_INDEX_ADD_DEFAULT, NULL, NULL);
+	if (error == 0)
+		error = git_index_update_all(index, &everything, NULL, NULL);
+	if (error == 0)
+		error = git_index_write_tree(&workdir_tree, index);
+	/* Forget the in-memory changes: the index on disk was never written. */
+	if (git_index_read(index, 1) < 0 && error == 0)
+		error = -1;
+	git_index_free(index);
+	if (error < 0)
+		return fail_git(L, error, "snapshot");
+	push_oid(L, &workdir_tree);
+	if (have_index_tree)
+		push_oid(L, &index_tree);
+	else
+		lua_pushnil(L);
+	return 2;
+}
+
+/* repo:commit_create{tree = id, parents = {ids}, message = s, author = {name, email}}
+** -> commit id | nil, err, code. Creates a commit object and updates no ref. Without author,
+** the repository's user.name/user.email are used, else "gt <gt@localhost>". */
+static int r_commit_create(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *tree_hex, *message, *name, *email;
+	git_oid tree_oid, commit_oid;
+	git_tree *tree = NULL;
+	git_signature *sig = NULL;
+	const git_commit *parents[16];
+	git_commit *owned[16];
+	size_t nparents = 0;
+	int error;
+	luaL_checktype(L, 2, LUA_TTABLE);
+	tree_hex = gt_optfield_string(L, 2, "tree", NULL);
+	message = gt_optfield_string(L, 2, "message", NULL);
+	luaL_argcheck(L, tree_hex != NULL, 2, "'tree' is required");
+	luaL_argcheck(L, message != NULL, 2, "'message' is required");
+	if (lua_getfield(L, 2, "parents") != LUA_TNIL) {
+		luaL_checktype(L, -1, LUA_TTABLE);
+		nparents = (size_t)lua_rawlen(L, -1);
+		luaL_argcheck(L, nparents <= 16, 2, "at most 16 parents");
+		for (size_t i = 1; i <= nparents; i++) { /* check before anything is allocated */
+			lua_geti(L, -1, (lua_Integer)i);
+			luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 2, "parents must be commit ids");
+			lua_pop(L, 1);
+		}
+	}
+	if (lua_getfield(L, 2, "author") != LUA_TNIL) {
+		luaL_checktype(L, -1, LUA_TTABLE);
+		name = gt_optfield_string(L, lua_gettop(L), "name", "gt");
+		email = gt_optfield_string(L, lua_gettop(L), "email", "gt@localhost");
+		error = git_signature_now(&sig, name, email);
+	} else if (git_signature_default(&sig, repo) < 0) {
+		error = git_signature_now(&sig, "gt", "gt@localhost");
+	} else {
+		error = 0;
+	}
+	if (error < 0)
+		return fail_git(L, error, "signature");
+	error = git_oid_fromstr(&tree_oid, tree_hex);
+	if (error == 0)
+		error = git_tree_lookup(&tree, repo, &tree_oid);
+	for (size_t i = 0; error == 0 && i < nparents; i++) {
+		git_oid oid;
+		lua_geti(L, -2, (lua_Integer)i + 1);
+		error = git_oid_fromstr(&oid, lua_tostring(L, -1));
+		lua_pop(L, 1);
+		if (error == 0)
+			error = git_commit_lookup(&owned[i], repo, &oid);
+		if (error < 0) {
+			nparents = i; /* free only what was looked up */
+			break;
+		}
+		parents[i] = owned[i];
+	}
+	if (error == 0)
+		error = git_commit_create(&commit_oid, repo, NULL, sig, sig, NULL, message, tree, nparents,
+					  parents);
+	for (size_t i = 0; i < nparents; i++)
+		git_commit_free(owned[i]);
+	git_tree_free(tree);
+	git_signature_free(sig);
+	if (error < 0)
+		return fail_git(L, error, "commit");
+	push_oid(L, &commit_oid);
+	return 1;
+}
+
+/* repo:merge_trees(ours, theirs) -> tree id of the merge | nil, err, "ECONFLICT". Merges in
+** memory only; nothing is written but tree objects. */
+static int r_merge_trees(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *ours_spec = luaL_checkstring(L, 2);
+	const char *theirs_spec = luaL_checkstring(L, 3);
+	git_oid ours_oid, theirs_oid, tree;
+	git_commit *ours = NULL, *theirs = NULL;
+	git_index *index = NULL;
+	int error = resolve_commit(&ours_oid, repo, ours_spec);
+	if (error < 0)
+		return fail_git(L, error, ours_spec);
+	error = resolve_commit(&theirs_oid, repo, theirs_spec);
+	if (error < 0)
+		return fail_git(L, error, theirs_spec);
+	error = git_commit_lookup(&ours, repo, &ours_oid);
+	if (error == 0)
+		error = git_commit_lookup(&theirs, repo, &theirs_oid);
+	if (error == 0)
+		error = git_merge_commits(&index, repo, ours, theirs, NULL);
+	if (error == 0 && git_index_has_conflicts(index)) {
+		git_index_free(index);
+		git_commit_free(ours);
+		git_commit_free(theirs);
+		return gt_pushfail(L, "ECONFLICT", "%s: merging %s conflicts", ours_spec, theirs_spec);
+	}
+	if (error == 0)
+		error = git_index_write_tree_to(&tree, index, repo);
+	git_index_free(index);
+	git_commit_free(ours);
+	git_commit_free(theirs);
+	if (error < 0)
+		return fail_git(L, error, theirs_spec);
+	push_oid(L, &tree);
+	return 1;
+}
+
+typedef struct {
+	lua_State *L;
+	const char *name;
+	int found;
+} TreeFind;
+
+static int on_tree_entry(const char *root, const git_tree_entry *entry, void *payload)
+{
+	TreeFind *f = (TreeFind *)payload;
+	if (git_tree_entry_type(entry) == GIT_OBJECT_BLOB &&
+	    strcmp(git_tree_entry_name(entry), f->name) == 0) {
+		lua_createtable(f->L, 0, 2);
+		lua_pushfstring(f->L, "%s%s", root, f->name);
+		lua_setfield(f->L, -2, "path");
+		push_oid(f->L, git_tree_entry_id(entry));
+		lua_setfield(f->L, -2, "oid");
+		lua_seti(f->L, -2, ++f->found);
+	}
+	return 0;
+}
+
+/* repo:tree_find(spec, name) -> {{path, oid}...}: the files called `name` anywhere in the tree
+** of the commit spec (for example every .gitattributes). */
+static int r_tree_find(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *spec = luaL_checkstring(L, 2);
+	TreeFind f = {L, luaL_checkstring(L, 3), 0};
+	git_oid oid;
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	int error = resolve_commit(&oid, repo, spec);
+	if (error == 0)
+		error = git_commit_lookup(&commit, repo, &oid);
+	if (error == 0)
+		error = git_commit_tree(&tree, commit);
+	if (error < 0) {
+		git_commit_free(commit);
+		return fail_git(L, error, spec);
+	}
+	lua_newtable(L);
+	error = git_tree_walk(tree, GIT_TREEWALK_PRE, on_tree_entry, &f);
+	git_tree_free(tree);
+	git_commit_free(commit);
+	if (error < 0)
+		return fail_git(L, error, spec);
+	return 1;
+}
+
+/* repo:blob(id) -> content | nil, err, code */
+static int r_blob(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *hex = luaL_checkstring(L, 2);
+	git_oid oid;
+	git_blob *blob = NULL;
+	int error = git_oid_fromstr(&oid, hex);
+	if (error == 0)
+		error = git_blob_lookup(&blob, repo, &oid);
+	if (error < 0)
+		return fail_git(L, error, hex);
+	lua_pushlstring(L, (const char *)git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
+	git_blob_free(blob);
+	return 1;
+}
+
+/* repo:ref_create(name, id [, {force = false, message = "..."}]) -> true | nil, err, code
+** ("EEXISTS" when it exists and force is not set). */
+static int r_ref_create(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *name = luaL_checkstring(L, 2);
+	const char *hex = luaL_checkstring(L, 3);
+	int force = gt_optfield_boolean(L, 4, "force", 0);
+	const char *message = gt_optfield_string(L, 4, "message", "gt: ref");
+	git_oid oid;
+	git_reference *ref = NULL;
+	int error = git_oid_fromstr(&oid, hex);
+	if (error == 0)
+		error = git_reference_create(&ref, repo, name, &oid, force, message);
+	git_reference_free(ref);
+	if (error < 0)
+		return fail_git(L, error, name);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* repo:ref_lookup(name) -> id the ref points at (peeled through symbolic refs) | nil, err,
+** "ENOTFOUND". */
+static int r_ref_lookup(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *name = luaL_checkstring(L, 2);
+	git_oid oid;
+	int error = git_reference_name_to_id(&oid, repo, name);
+	if (error < 0)
+		return fail_git(L, error, name);
+	push_oid(L, &oid);
+	return 1;
+}
+
+/* repo:refs([glob]) -> {{name, oid}...} sorted by name (symbolic refs are skipped). */
+static int r_refs(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *glob = luaL_optstring(L, 2, NULL);
+	git_reference_iterator *it = NULL;
+	git_reference *ref = NULL;
+	lua_Integer n = 0;
+	int error = glob ? git_reference_iterator_glob_new(&it, repo, glob)
+			 : git_reference_iterator_new(&it, repo);
+	if (error < 0)
+		return fail_git(L, error, glob ? glob : "refs");
+	lua_newtable(L);
+	while ((error = git_reference_next(&ref, it)) == 0) {
+		if (git_reference_type(ref) == GIT_REFERENCE_DIRECT) {
+			lua_createtable(L, 0, 2);
+			lua_pushstring(L, git_reference_name(ref));
+			lua_setfield(L, -2, "name");
+			push_oid(L, git_reference_target(ref));
+			lua_setfield(L, -2, "oid");
+			lua_seti(L, -2, ++n);
+		}
+		git_reference_free(ref);
+	}
+	git_reference_iterator_free(it);
+	if (error != GIT_ITEROVER)
+		return fail_git(L, error, glob ? glob : "refs");
+	return 1;
+}
+
+/* repo:ref_delete(name) -> true | nil, err, "ENOTFOUND" */
+static int r_ref_delete(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *name = luaL_checkstring(L, 2);
+	int error = git_reference_remove(repo, name);
+	if (error < 0)
+		return fail_git(L, error, name);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* libgit2 is shut down when the Lua state closes, after every repository has been freed. */
+static int shutdown_libgit2(lua_State *L)
+{
+	(void)L;
+	git_libgit2_shutdown();
+	return 0;
+}
+
+/* worktree.libgit2_version() -> "1.5.1" */
+static int wt_libgit2_version(lua_State *L)
+{
+	int major, minor, rev;
+	git_libgit2_version(&major, &minor, &rev);
+	lua_pushfstring(L, "%d.%d.%d", major, minor, rev);
+	return 1;
+}
+
+static const luaL_Reg funcs[] = {
+	{"open", wt_open},
+	{"libgit2_version", wt_libgit2_version},
+	{"clone", wt_clone},
+	{NULL, NULL},
+};
+
+static const luaL_Reg methods[] = {
+	{"close", r_close},
+	{"gitdir", r_gitdir},
+	{"commondir", r_commondir},
+	{"workdir", r_workdir},
+	{"head", r_head},
+	{"resolve", r_resolve},
+	{"tree_of", r_tree_of},
+	{"config", r_config},
+	{"fetch", r_fetch},
+	{"branch_create", r_branch_create},
+	{"branch_lookup", r_branch_lookup},
+	{"branch_is_checked_out", r_branch_is_checked_out},
+	{"branch_delete", r_branch_delete},
+	{"worktree_add", r_worktree_add},
+	{"checkout_head", r_checkout_head},
+	{"worktrees", r_worktrees},
+	{"worktree_lock", r_worktree_lock},
+	{"worktree_unlock", r_worktree_unlock},
+	{"worktree_prune", r_worktree_prune},
+	{"status", r_status},
+	{"commits_not_on", r_commits_not_on},
+	{"ahead_behind", r_ahead_behind},
+	{"stashes", r_stashes},
+	{"snapshot_tree", r_snapshot_tree},
+	{"commit_create", r_commit_create},
+	{"merge_trees", r_merge_trees},
+	{"tree_find", r_tree_find},
+	{"blob", r_blob},
+	{"ref_create", r_ref_create},
+	{"ref_lookup", r_ref_lookup},
+	{"refs", r_refs},
+	{"ref_delete", r_ref_delete},
+	{NULL, NULL},
+};
+
+static const luaL_Reg metamethods[] = {
+	{"__index", NULL}, /* placeholder */
+	{"__gc", r_close},
+	{"__close", r_close},
+	{"__tostring", r_tostring},
+	{NULL, NULL},
+};
+
+static void createmeta(lua_State *L)
+{
+	luaL_newmetatable(L, REPO_TYPE);
+	luaL_setfuncs(L, metamethods, 0);
+	luaL_newlibtable(L, methods);
+	luaL_setfuncs(L, methods, 0);
+	lua_setfield(L, -2, "__index");
+	lua_pop(L, 1);
+}
+
+int luaopen_gt_worktree(lua_State *L)
+{
+	if (git_libgit2_init() < 0)
+		return luaL_error(L, "libgit2: %s", git_error_last() ? git_error_last()->message : "init failed");
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+	/* A sentinel whose finalizer runs after the repositories' (it is marked first). */
+	lua_newuserdatauv(L, 0, 0);
+	lua_createtable(L, 0, 1);
+	lua_pushcfunction(L, shutdown_libgit2);
+	lua_setfield(L, -2, "__gc");
+	lua_setmetatable(L, -2);
+	lua_setfield(L, LUA_REGISTRYINDEX, "gt.worktree.libgit2");
+	luaL_newlib(L, funcs);
+	createmeta(L);
+	return 1;
+}

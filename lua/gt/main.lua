@@ -1,13 +1,36 @@
--- placeholder main
-return function(...)
-  local argv = { ... }
-  if argv[1] == "-l" then
-    local file = argv[2]
-    _G.arg = { [0] = file, [-1] = gt.executable, table.unpack(argv, 3) }
-    local chunk = assert(loadfile(file, "t"))
-    chunk(table.unpack(argv, 3))
-    return 0
+--- gt.main: the entry point. C calls the function this module returns with gt's arguments and
+--- exits with the status it returns; errors are reported by C (gt: <message>).
+--
+--   gt -l FILE [ARGS...]   runs a Lua file in gt's runtime (arg[0] = FILE, arg[1..] = ARGS)
+--   gt COMMAND ...         runs a command (gt help lists them)
+
+-- `gt.<module>` loads gt.<module> on first use, so gt.worktree, gt.ledger, gt.polecat... are
+-- one word away in scripts and in the REPL without loading what a command does not need.
+setmetatable(gt, {
+  __index = function(t, key)
+    if type(key) ~= "string" or not key:match("^[%a_][%w_]*$") then return nil end
+    local ok, mod = pcall(require, "gt." .. key)
+    if not ok then return nil end
+    rawset(t, key, mod)
+    return mod
+  end,
+})
+
+--- Runs the Lua file `file` with `args` as in `lua file args...`.
+local function run_file(file, ...)
+  if not file then
+    error(require("gt.errors").new("usage", "-l needs a file to run"), 0)
   end
-  print(gt.version)
-  return 0
+  local args = table.pack(...)
+  _G.arg = { [-1] = gt.executable, [0] = file }
+  for i = 1, args.n do _G.arg[i] = args[i] end
+  local chunk, err = loadfile(file, "t")
+  if not chunk then error(require("gt.errors").new("failure", "%s", err), 0) end
+  local status = chunk(...)
+  return math.type(status) == "integer" and status or 0
+end
+
+return function(...)
+  if select(1, ...) == "-l" then return run_file(select(2, ...)) end
+  return require("gt.cli").run({ ... })
 end

@@ -1,0 +1,131 @@
+--- gt.cli: turns the command table into an argparse parser, parses argv and runs the command.
+local argparse = require("argparse")
+local errors = require("gt.errors")
+local commands = require("gt.commands")
+
+local cli = {}
+
+cli.description = "gt manages polecats: workers that each get a git worktree on a branch of " ..
+  "their own inside a rig, are recorded in a ledger, and are dismissed without losing work."
+
+local TARGETS = { "_cmd1", "_cmd2", "_cmd3" }
+
+--- Builds the parser. Returns it and a map from command name to its argparse command.
+function cli.build()
+  commands.load_builtins()
+  local parser = argparse("gt", cli.description)
+    :command_target(TARGETS[1])
+    :help_max_width(100)
+  parser:option("--town", "Town folder (default: $GT_TOWN, else the town holding the current directory).")
+    :argname("<dir>")
+  parser:option("--rig", "Rig to work on (default: $GT_RIG, else the rig holding the current directory).")
+    :argname("<name>")
+  parser:flag("-v --verbose", "Say more about what happens.")
+  parser:flag("--version", "Print gt's version and exit.")
+  local nodes = { [""] = parser }
+  local depth_of = { [""] = 0 }
+
+  local function group(path)
+    if nodes[path] then return nodes[path] end
+    local parent_path, word = path:match("^(.*) ([^ ]+)$")
+    if not parent_path then parent_path, word = "", path end
+    local parent = group(parent_path)
+    local depth = depth_of[parent_path] + 1
+    local node = parent:command(word)
+    node:command_target(TARGETS[depth + 1])
+    nodes[path], depth_of[path] = node, depth
+    return node
+  end
+
+  for _, spec in ipairs(commands.all()) do
+    local node = group(spec.name)
+    node:summary(spec.summary)
+    node:description(spec.description or spec.summary)
+    for _, a in ipairs(spec.arguments or {}) do
+      local arg = node:argument(a[1], a[2])
+      if a.args then arg:args(a.args) end
+      if a.choices then arg:choices(a.choices) end
+    end
+    for _, o in ipairs(spec.options or {}) do
+      local opt = node:option(o[1], o[2])
+      if o.argname then opt:argname(o.argname) end
+      if o.choices then opt:choices(o.choices) end
+      if o.default then opt:default(o.default) end
+    end
+    for _, f in ipairs(spec.flags or {}) do node:flag(f[1], f[2]) end
+  end
+
+  -- help and completion are commands of their own, generated from the same parser.
+  local help = parser:command("help"):summary("Show help for a command.")
+    :description("Show help for gt or for a command (gt help polecat add).")
+  help:argument("command", "The command."):args("*")
+  local completion = parser:command("completion")
+    :summary("Print a shell completion script.")
+    :description("Print a completion script for bash, zsh or fish, generated from gt's commands.")
+  completion:argument("shell", "The shell."):choices({ "bash", "zsh", "fish" })
+  nodes.help, nodes.completion = help, completion
+  return parser, nodes
+end
+
+--- The command words the parser selected, joined by spaces ("polecat add").
+local function selected(result)
+  local words = {}
+  for _, t in ipairs(TARGETS) do
+    if result[t] then words[#words + 1] = result[t] end
+  end
+  return table.concat(words, " ")
+end
+
+--- Prints help for `words` (a list of command words).
+local function show_help(parser, nodes, words)
+  local name = table.concat(words, " ")
+  local node = name == "" and parser or nodes[name]
+  if not node then errors.raise("usage", "help: unknown command %s", errors.quote(name)) end
+  io.stdout:write(node:get_help(), "\n")
+  return 0
+end
+
+--- Parses `argv` and runs the command. Returns the exit status; raises gt errors.
+function cli.run(argv)
+  local parser, nodes = cli.build()
+  if #argv == 0 then
+    io.stderr:write(parser:get_help(), "\n")
+    return errors.exit.usage
+  end
+  local ok, result = parser:pparse(argv)
+  if not ok then
+    -- argparse's messages are one line; point at the help of the command being parsed.
+    errors.raise("usage", "%s (see gt help)", result)
+  end
+  if result.version then
+    local worktree = require("gt.worktree")
+    io.stdout:write(("gt %s (%s, libgit2 %s, sqlite %s)\n"):format(gt.version, _VERSION,
+      worktree.libgit2_version(), require("gt.ledger").sqlite_version()))
+    return 0
+  end
+  local name = selected(result)
+  if name == "help" then return show_help(parser, nodes, result.command) end
+  if name == "completion" then
+    io.stdout:write(parser["get_" .. result.shell .. "_complete"](parser))
+    return 0
+  end
+  local spec = commands.get(name)
+  if not spec then
+    -- A group ("gt polecat") without its subcommand.
+    io.stderr:write((nodes[name] or parser):get_help(), "\n")
+    return errors.exit.usage
+  end
+  local cmd = { name = name, args = result, verbose = result.verbose }
+  local needs = spec.needs
+  if needs == "town" or needs == "rig" then
+    cmd.town = require("gt.town").find(result.town)
+    if needs == "rig" then cmd.rig = cmd.town:find_rig(result.rig) end
+  end
+  local run_ok, status = xpcall(spec.run, errors.handler, cmd)
+  if cmd.rig then cmd.rig:close() end
+  if cmd.town then cmd.town:close() end
+  if not run_ok then errors.rethrow(status, name) end
+  return status or 0
+end
+
+return cli

@@ -1,0 +1,186 @@
+--- Built-in commands: gt polecat add|list|status|remove|history.
+local output = require("gt.output")
+local sys = require("gt.sys")
+local json = require("gt.json")
+
+local function restore_hint(r, salvage)
+  return ("git -C %s/.repo.git worktree add <folder> %s"):format(r.root, salvage.ref)
+end
+
+return {
+  {
+    name = "polecat add",
+    summary = "Spawn a polecat: a branch from origin's default branch and a worktree of its own.",
+    description = "Create branch polecat/NAME-<base36 ms> (polecat/NAME/ID@<base36 ms> with " ..
+      "--issue) from origin/<default branch>, after a fetch, with a worktree at " ..
+      "<rig>/polecats/NAME/<rig>, and record the polecat in the ledger. Any failure undoes it all.",
+    arguments = { { "name", "Name of the polecat." } },
+    options = { { "--issue", "Issue the polecat works on.", argname = "<id>" } },
+    flags = { { "--no-fetch", "Do not fetch origin first." }, { "--json", "Print JSON." } },
+    needs = "rig",
+    run = function(cmd)
+      local p = require("gt.polecat").add(cmd.rig, cmd.args.name, { issue = cmd.args.issue,
+        fetch = (not cmd.args.no_fetch) and nil or false })
+      if cmd.args.json then
+        output.json(p)
+      else
+        output.say("polecat %s spawned in rig %s", p.name, p.rig)
+        output.say("  branch  %s", p.branch)
+        output.say("  path    %s", p.path)
+      end
+      return 0
+    end,
+  },
+  {
+    name = "polecat list",
+    summary = "List the polecats of the rig (every rig with --all).",
+    flags = { { "--json", "Print JSON." }, { "--all", "List the polecats of every rig." } },
+    needs = "town",
+    run = function(cmd)
+      local rig = not cmd.args.all and cmd.town:find_rig(cmd.args.rig) or nil
+      local rows = require("gt.polecat").list(cmd.town, rig)
+      if rig then rig:close() end
+      if cmd.args.json then
+        output.json(json.array(rows))
+        return 0
+      end
+      if #rows == 0 then
+        output.say("no polecats")
+        return 0
+      end
+      local now = sys.now_ms()
+      local cells = {}
+      for i, r in ipairs(rows) do
+        cells[i] = { rig = r.rig, name = r.name, state = r.missing and r.state .. " (missing)" or r.state,
+          branch = r.branch or "", issue = r.issue or "", age = output.age(now - r.updated_at) }
+      end
+      local columns = { { "name", "NAME" }, { "state", "STATE" }, { "age", "SINCE" },
+        { "issue", "ISSUE" }, { "branch", "BRANCH" } }
+      if cmd.args.all then table.insert(columns, 1, { "rig", "RIG" }) end
+      output.print_table(columns, cells)
+      return 0
+    end,
+  },
+  {
+    name = "polecat status",
+    summary = "Show a polecat and what removing it would lose.",
+    arguments = { { "name", "Name of the polecat." } },
+    flags = { { "--json", "Print JSON." } },
+    needs = "rig",
+    run = function(cmd)
+      local errors = require("gt.errors")
+      local store = require("gt.store")
+      local safety = require("gt.safety")
+      local names = require("gt.names")
+      local name = names.check(cmd.args.name, "polecat name")
+      local agent = store.agent_get(cmd.town:ledger(), cmd.rig.name, name)
+      if not agent or not store.LIVE[agent.state] then
+        errors.raise("notfound", "no polecat %s in rig %s", name, cmd.rig.name)
+      end
+      local report = safety.classify(cmd.rig, agent)
+      if cmd.args.json then
+        output.json({ rig = agent.rig, name = agent.name, state = agent.state, branch = agent.branch,
+          issue = agent.issue, path = agent.worktree, created_at = agent.created_at,
+          updated_at = agent.updated_at, safe = report.safe, staged = json.array(report.staged),
+          unstaged = json.array(report.unstaged), untracked = json.array(report.untracked),
+          conflicted = json.array(report.conflicted), stashes = json.array(report.stashes),
+          unpushed = json.array(report.unpushed), unpushed_total = report.unpushed_total,
+          absorbed = report.absorbed, worktree_missing = report.worktree_missing })
+        return 0
+      end
+      output.say("polecat %s/%s: %s", agent.rig, agent.name, agent.state)
+      output.say("  branch  %s", agent.branch or "-")
+      output.say("  path    %s%s", agent.worktree or "-", report.worktree_missing and " (missing)" or "")
+      if agent.issue then output.say("  issue   %s", agent.issue) end
+      if report.safe then
+        output.say("  safe to remove: all its work exists elsewhere%s",
+          report.absorbed and " (its commits are merged into origin)" or "")
+      else
+        output.say("  unsaved work:")
+        for _, l in ipairs(safety.describe(report)) do output.say("    %s", l) end
+      end
+      return 0
+    end,
+  },
+  {
+    name = "polecat remove",
+    summary = "Remove polecats, refusing (exit 3) to lose work unless forced.",
+    description = "Remove the worktree, git's record of it and the branch of each polecat. If " ..
+      "any of them holds work that exists nowhere else (uncommitted or untracked files, " ..
+      "stashes on its branch, commits on no remote), nothing is removed and the command exits " ..
+      "3, listing that work. --force first saves it under refs/gt/salvage/<rig>/<name>/<stamp> " ..
+      "(a commit of the whole working tree plus the branch tip) and says how to get it back; " ..
+      "only --force --discard drops it.",
+    arguments = { { "names", "Polecats to remove.", args = "+" } },
+    flags = { { "-f --force", "Save unsaved work under refs/gt/salvage/, then remove." },
+      { "--discard", "With --force: drop unsaved work instead of saving it." },
+      { "-n --dry-run", "Print what would be done; change nothing." },
+      { "--json", "Print JSON." } },
+    needs = "rig",
+    run = function(cmd)
+      local results = require("gt.polecat").remove(cmd.rig, cmd.args.names, { force = cmd.args.force,
+        discard = cmd.args.discard, dry_run = cmd.args.dry_run })
+      if cmd.args.json then
+        local out = {}
+        for i, r in ipairs(results) do
+          out[i] = { name = r.name, safe = r.safe, dry_run = r.dry_run or false,
+            salvage = r.salvage and { ref = r.salvage.ref, commit = r.salvage.commit } or nil,
+            discarded = r.discarded or false, steps = r.steps and json.array(r.steps) or nil }
+        end
+        output.json(json.array(out))
+      else
+        for _, r in ipairs(results) do
+          if r.dry_run then
+            output.say("would remove polecat %s:", r.name)
+            for _, s in ipairs(r.steps) do output.say("  %s", s) end
+          else
+            output.say("removed polecat %s", r.name)
+            if r.salvage then
+              output.say("  unsaved work saved to %s (commit %s)", r.salvage.ref, r.salvage.commit:sub(1, 12))
+              output.say("  get it back with: %s", restore_hint(cmd.rig, r.salvage))
+            elseif r.discarded then
+              output.say("  unsaved work discarded (--discard)")
+            end
+          end
+        end
+      end
+      if results.hook_errors then
+        for _, e in ipairs(results.hook_errors) do io.stderr:write("gt: ", e, "\n") end
+        return 1
+      end
+      return 0
+    end,
+  },
+  {
+    name = "polecat history",
+    summary = "Show the events of a polecat, oldest first.",
+    arguments = { { "name", "Name of the polecat." } },
+    options = { { "--last", "Only the last N events.", argname = "<n>" } },
+    flags = { { "--json", "Print JSON." } },
+    needs = "rig",
+    run = function(cmd)
+      local errors = require("gt.errors")
+      local limit = cmd.args.last and math.tointeger(tonumber(cmd.args.last))
+      if cmd.args.last and (not limit or limit < 1) then
+        errors.raise("usage", "--last needs a positive number, got %s", errors.quote(cmd.args.last))
+      end
+      local events = require("gt.polecat").history(cmd.rig, cmd.args.name, limit)
+      if cmd.args.json then
+        output.json(json.array(events))
+        return 0
+      end
+      if #events == 0 then
+        errors.raise("notfound", "no history for polecat %s in rig %s", cmd.args.name, cmd.rig.name)
+      end
+      for _, e in ipairs(events) do
+        local data = {}
+        for k, v in pairs(e.data) do
+          if type(v) ~= "table" then data[#data + 1] = k .. "=" .. tostring(v) end
+        end
+        table.sort(data)
+        output.say("%s  %-10s %s", os.date("%Y-%m-%d %H:%M:%S", e.at // 1000), e.kind, table.concat(data, " "))
+      end
+      return 0
+    end,
+  },
+}

@@ -1,0 +1,52 @@
+--- Built-in commands: gt rig add, gt rig list.
+local output = require("gt.output")
+local sys = require("gt.sys")
+
+return {
+  {
+    name = "rig add",
+    summary = "Add a rig: a bare clone of a repository that polecats branch from.",
+    description = "Clone URL-OR-PATH (bare) into <town>/NAME/.repo.git, with origin's branches " ..
+      "at refs/remotes/origin/*. The default branch is origin's HEAD unless --branch is given. " ..
+      "Bad names, existing rigs and empty repositories are refused; a failure removes " ..
+      "everything the command made.",
+    arguments = { { "name", "Name of the rig." }, { "source", "Repository URL or local path." } },
+    options = { { "--branch", "Branch polecats start from (default: origin's HEAD).", argname = "<branch>" } },
+    needs = "town",
+    run = function(cmd)
+      local rig = require("gt.rig")
+      local bar = output.progress("Receiving objects")
+      local r = rig.add(cmd.town, cmd.args.name, cmd.args.source, { branch = cmd.args.branch,
+        progress = function(stats) bar.update(stats.received_objects, stats.total_objects) end })
+      bar.finish()
+      output.say("added rig %s at %s (default branch %s)", r.name, r.root, r.config.default_branch)
+      return 0
+    end,
+  },
+  {
+    name = "rig list",
+    summary = "List the rigs of the town.",
+    flags = { { "--json", "Print JSON." } },
+    needs = "town",
+    run = function(cmd)
+      local rigs = require("gt.rig").list(cmd.town)
+      if cmd.args.json then
+        output.json(require("gt.json").array(rigs))
+        return 0
+      end
+      if #rigs == 0 then
+        output.say("no rigs (add one with gt rig add NAME URL-OR-PATH)")
+        return 0
+      end
+      local now = sys.now_ms()
+      local rows = {}
+      for i, r in ipairs(rigs) do
+        rows[i] = { name = r.name, branch = r.default_branch, polecats = tostring(r.polecats),
+          age = output.age(now - r.added_at), url = r.url .. (r.missing and "  (folder missing)" or "") }
+      end
+      output.print_table({ { "name", "RIG" }, { "branch", "BRANCH" }, { "polecats", "POLECATS" },
+        { "age", "AGE" }, { "url", "URL" } }, rows)
+      return 0
+    end,
+  },
+}

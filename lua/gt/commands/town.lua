@@ -1,0 +1,25 @@
+--- Built-in command: gt init.
+local output = require("gt.output")
+
+return {
+  {
+    name = "init",
+    summary = "Create a town: the folder that holds rigs and the ledger.",
+    description = "Create a town in DIR (default: $GT_TOWN, else ~/gt). Running it on an existing " ..
+      "town changes nothing.",
+    arguments = { { "dir", "Folder of the town.", args = "?" } },
+    run = function(cmd)
+      local town = require("gt.town")
+      local dir = cmd.args.dir or town.default_root()
+      local t, existed = town.init(dir)
+      if existed then
+        output.say("town already exists at %s", t.root)
+      else
+        output.say("created town at %s", t.root)
+        output.note("next: gt --town %s rig add NAME URL-OR-PATH", t.root)
+      end
+      t:close()
+      return 0
+    end,
+  },
+}

@@ -1,0 +1,124 @@
+--- gt.output: how gt talks to people and to programs.
+--
+-- People get aligned tables and short messages, in colour only on a terminal and never with
+-- NO_COLOR; programs get `--json` with nothing but JSON on stdout. Messages and warnings go to
+-- stderr, so stdout stays parseable.
+local sys = require("gt.sys")
+
+local output = {}
+
+local function color_enabled(stream)
+  local no_color = os.getenv("NO_COLOR")
+  if no_color and no_color ~= "" then return false end
+  return sys.isatty(stream)
+end
+
+local codes = { bold = "1", dim = "2", red = "31", green = "32", yellow = "33", cyan = "36" }
+
+--- Wraps `text` in the ANSI colour `name` when `stream` ("stdout"/"stderr") is a colour terminal.
+function output.color(name, text, stream)
+  if not color_enabled(stream or "stdout") then return text end
+  return ("\27[%sm%s\27[0m"):format(codes[name], text)
+end
+
+--- Prints a line on stdout.
+function output.say(fmt, ...)
+  io.stdout:write(select("#", ...) > 0 and fmt:format(...) or fmt, "\n")
+end
+
+--- Prints a warning on stderr ("gt: warning: ...").
+function output.warn(fmt, ...)
+  local msg = select("#", ...) > 0 and fmt:format(...) or fmt
+  io.stderr:write("gt: ", output.color("yellow", "warning", "stderr"), ": ", msg, "\n")
+end
+
+--- Prints an informational line on stderr (progress, notes around a command's result).
+function output.note(fmt, ...)
+  io.stderr:write(select("#", ...) > 0 and fmt:format(...) or fmt, "\n")
+end
+
+--- Writes `value` as JSON on stdout (one document, then a newline).
+function output.json(value)
+  io.stdout:write(require("gt.json").encode(value), "\n")
+end
+
+--- Formats rows as an aligned table. `columns` is a list of {key, title}; cells are strings.
+--- The last column is not padded. Returns the lines (without trailing newlines).
+function output.table(columns, rows)
+  local widths = {}
+  for i, col in ipairs(columns) do
+    widths[i] = utf8.len(col[2]) or #col[2]
+    for _, row in ipairs(rows) do
+      local cell = tostring(row[col[1]] or "")
+      widths[i] = math.max(widths[i], utf8.len(cell) or #cell)
+    end
+  end
+  local function line(cells)
+    local parts = {}
+    for i, cell in ipairs(cells) do
+      if i < #cells then
+        parts[i] = cell .. string.rep(" ", widths[i] - (utf8.len(cell) or #cell))
+      else
+        parts[i] = cell
+      end
+    end
+    return (table.concat(parts, "  "):gsub("%s+$", ""))
+  end
+  local lines = {}
+  local titles = {}
+  for i, col in ipairs(columns) do titles[i] = col[2] end
+  lines[1] = output.color("bold", line(titles))
+  for _, row in ipairs(rows) do
+    local cells = {}
+    for i, col in ipairs(columns) do cells[i] = tostring(row[col[1]] or "") end
+    lines[#lines + 1] = line(cells)
+  end
+  return lines
+end
+
+--- Prints a table made by output.table.
+function output.print_table(columns, rows)
+  for _, l in ipairs(output.table(columns, rows)) do io.stdout:write(l, "\n") end
+end
+
+--- Describes a duration in milliseconds briefly: "42s", "5m", "3h", "2d".
+function output.age(ms)
+  local s = ms // 1000
+  if s < 60 then return s .. "s" end
+  if s < 3600 then return s // 60 .. "m" end
+  if s < 86400 then return s // 3600 .. "h" end
+  return s // 86400 .. "d"
+end
+
+--- Returns a progress reporter that redraws one line on stderr when it is a terminal, at most
+--- every 100 ms, and does nothing otherwise. Call it with (done, total, detail); call
+--- :finish() to end the line.
+function output.progress(label)
+  local enabled = sys.isatty("stderr")
+  local last = 0
+  local drawn = false
+  local reporter = {}
+  function reporter.update(done, total, detail)
+    if not enabled then return end
+    local now = sys.clock_ms()
+    if now - last < 100 and done < total then return end
+    last = now
+    local width = math.min(sys.term_width("stderr") or 80, 100)
+    local pct = total > 0 and math.floor(done * 100 / total) or 0
+    local text = ("%s %3d%% (%d/%d)%s"):format(label, pct, done, total, detail and ("  " .. detail) or "")
+    local bar_width = width - #text - 4
+    if bar_width >= 10 then
+      local filled = total > 0 and math.floor(bar_width * done / total) or 0
+      text = text .. " [" .. string.rep("#", filled) .. string.rep(".", bar_width - filled) .. "]"
+    end
+    io.stderr:write("\r", text:sub(1, width - 1), "\27[K")
+    drawn = true
+  end
+  function reporter.finish()
+    if drawn then io.stderr:write("\r\27[K") end
+    drawn = false
+  end
+  return reporter
+end
+
+return output

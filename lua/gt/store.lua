@@ -1,0 +1,260 @@
+--- gt.store: every access to the town's ledger (DESIGN §3). The SQL is kept portable
+--- (standard types, `?` parameters, no sqlite-only functions) so that a second backend is a
+--- new C module, not a rewrite; nothing outside this module writes SQL.
+local ledger = require("gt.ledger")
+local json = require("gt.json")
+local sys = require("gt.sys")
+local errors = require("gt.errors")
+
+local store = {}
+
+--- States of an agent. Live states hold the name; `removed` and `failed` free it.
+store.LIVE = { spawning = true, working = true, idle = true, removing = true, stalled = true,
+  zombie = true }
+
+--- Forward migrations; the ledger's user_version is the number applied.
+store.migrations = {
+  [[
+  CREATE TABLE rigs (
+    name TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    default_branch TEXT NOT NULL,
+    path TEXT NOT NULL,
+    added_at BIGINT NOT NULL,
+    fetched_at BIGINT
+  );
+  CREATE TABLE agents (
+    id TEXT PRIMARY KEY,
+    rig TEXT NOT NULL,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL DEFAULT 'polecat',
+    state TEXT NOT NULL,
+    branch TEXT,
+    worktree TEXT,
+    issue TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    removed_at BIGINT,
+    meta TEXT NOT NULL DEFAULT '{}',
+    UNIQUE (rig, name)
+  );
+  CREATE INDEX agents_rig_state ON agents (rig, state);
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    at BIGINT NOT NULL,
+    agent TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL DEFAULT '{}'
+  );
+  CREATE INDEX events_agent ON events (agent, seq);
+  CREATE TABLE operations (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    started_at BIGINT NOT NULL,
+    finished_at BIGINT,
+    status TEXT NOT NULL,
+    steps_planned TEXT NOT NULL,
+    steps_done TEXT NOT NULL DEFAULT '[]',
+    data TEXT NOT NULL DEFAULT '{}'
+  );
+  CREATE INDEX operations_agent ON operations (agent, status);
+  CREATE TABLE tree_facts (
+    tree TEXT PRIMARY KEY,
+    needs_filters INTEGER NOT NULL
+  );
+  ]],
+}
+
+local function check(ok, err, code, context)
+  return errors.check(ok, err, code, context or "ledger")
+end
+
+--- Returns the first row of a query, or nil; raises a gt error on failure.
+local function first_row(db, sql, ...)
+  local row, err, code = db:row(sql, ...)
+  if row == nil and err then check(nil, err, code) end
+  return row
+end
+
+--- Opens the ledger at `path` (creating it) and brings its schema up to date; raises a gt
+--- error on failure.
+---@return gt.Ledger
+function store.open(path)
+  local db, err, code = ledger.open(path, { busy_timeout_ms = 10000 })
+  check(db, err, code)
+  check(db:migrate(store.migrations))
+  return db
+end
+
+--- Runs fn(db) in a write transaction (BEGIN IMMEDIATE, retried when busy).
+function store.tx(db, fn, ...)
+  local results = table.pack(db:tx(fn, ...))
+  if results[1] == nil and results.n >= 3 then check(nil, results[2], results[3]) end
+  return table.unpack(results, 1, results.n)
+end
+
+local function decode(s)
+  local v = s and json.decode(s)
+  return type(v) == "table" and v or {}
+end
+
+local function agent_row(row)
+  if not row then return nil end
+  row.meta = decode(row.meta)
+  return row
+end
+
+-- Rigs ----------------------------------------------------------------------------------
+
+--- Registers a rig.
+function store.rig_add(db, rig)
+  check(db:exec("INSERT INTO rigs (name, url, default_branch, path, added_at) VALUES (?, ?, ?, ?, ?)",
+    rig.name, rig.url, rig.default_branch, rig.path, sys.now_ms()))
+end
+
+--- Returns the registered rig `name`, or nil.
+function store.rig_get(db, name)
+  return first_row(db, "SELECT * FROM rigs WHERE name = ?", name)
+end
+
+--- Returns every registered rig, by name.
+function store.rigs(db)
+  local list = {}
+  for row in db:rows("SELECT * FROM rigs ORDER BY name") do list[#list + 1] = row end
+  return list
+end
+
+--- Records that rig `name` fetched from origin at `ms`.
+function store.rig_fetched(db, name, ms)
+  check(db:exec("UPDATE rigs SET fetched_at = ? WHERE name = ?", ms, name))
+end
+
+-- Agents --------------------------------------------------------------------------------
+
+--- Returns the agent `<rig>/<name>` (any state), or nil.
+function store.agent_get(db, rig, name)
+  return agent_row(first_row(db, "SELECT * FROM agents WHERE rig = ? AND name = ?", rig, name))
+end
+
+--- Lists agents: of one rig (or all rigs when rig is nil); live ones unless `all_states`.
+function store.agents(db, rig, all_states)
+  local list = {}
+  local sql = "SELECT * FROM agents"
+  local where, params = {}, {}
+  if rig then where[#where + 1] = "rig = ?"; params[#params + 1] = rig end
+  if not all_states then where[#where + 1] = "state NOT IN ('removed', 'failed')" end
+  if #where > 0 then sql = sql .. " WHERE " .. table.concat(where, " AND ") end
+  sql = sql .. " ORDER BY rig, name"
+  for row in db:rows(sql, params) do list[#list + 1] = agent_row(row) end
+  return list
+end
+
+--- Appends an event to the history of agent `id`.
+function store.event(db, id, kind, data)
+  check(db:exec("INSERT INTO events (at, agent, kind, data) VALUES (?, ?, ?, ?)",
+    sys.now_ms(), id, kind, json.encode(data or {})))
+end
+
+--- Returns the events of agent `id`, oldest first (the last `limit` when given).
+function store.events(db, id, limit)
+  local list = {}
+  local sql = "SELECT * FROM events WHERE agent = ? ORDER BY seq DESC"
+  local params = { id }
+  if limit then sql = sql .. " LIMIT ?"; params[2] = limit end
+  for row in db:rows(sql, params) do
+    row.data = decode(row.data)
+    table.insert(list, 1, row)
+  end
+  return list
+end
+
+--- Claims the name for a new incarnation of agent `a` (fields: id, rig, name, branch, worktree,
+--- issue) in state `spawning`. Must run inside a transaction. Returns true, or false and the
+--- live row when the name is taken. A removed or failed identity is reused, keeping its history.
+function store.agent_claim(db, a)
+  local now = sys.now_ms()
+  local row = store.agent_get(db, a.rig, a.name)
+  if row and store.LIVE[row.state] then return false, row end
+  if row then
+    check(db:exec([[UPDATE agents SET state = 'spawning', branch = ?, worktree = ?, issue = ?,
+      updated_at = ?, removed_at = NULL WHERE id = ?]], a.branch, a.worktree, a.issue, now, a.id))
+  else
+    check(db:exec([[INSERT INTO agents (id, rig, name, role, state, branch, worktree, issue,
+      created_at, updated_at) VALUES (?, ?, ?, 'polecat', 'spawning', ?, ?, ?, ?, ?)]],
+      a.id, a.rig, a.name, a.branch, a.worktree, a.issue, now, now))
+  end
+  store.event(db, a.id, "spawning", { branch = a.branch, worktree = a.worktree, issue = a.issue })
+  return true
+end
+
+--- Moves agent `id` to `state`, recording an event of kind `event` (default: the state).
+function store.agent_set_state(db, id, state, event, data)
+  local now = sys.now_ms()
+  if state == "removed" then
+    check(db:exec("UPDATE agents SET state = ?, updated_at = ?, removed_at = ? WHERE id = ?",
+      state, now, now, id))
+  else
+    check(db:exec("UPDATE agents SET state = ?, updated_at = ? WHERE id = ?", state, now, id))
+  end
+  store.event(db, id, event or state, data)
+end
+
+-- Operations (the journal of multi-step commands) ----------------------------------------
+
+--- Starts an operation: kind ("add", "remove"), agent id, planned steps, data needed to undo or
+--- finish it. Returns the operation id.
+function store.op_begin(db, kind, agent, steps, data)
+  check(db:exec([[INSERT INTO operations (kind, agent, pid, host, started_at, status,
+    steps_planned, data) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)]], kind, agent, sys.pid(),
+    sys.hostname() or "?", sys.now_ms(), json.encode(steps), json.encode(data or {})))
+  return db:last_insert_id()
+end
+
+--- Records that step `name` of operation `id` is done.
+function store.op_step(db, id, name)
+  local row = first_row(db, "SELECT steps_done FROM operations WHERE id = ?", id)
+  local done = decode(row and row.steps_done)
+  done[#done + 1] = name
+  check(db:exec("UPDATE operations SET steps_done = ? WHERE id = ?", json.encode(done), id))
+end
+
+--- Ends operation `id` with `status` ("done", "rolled_back", "failed").
+function store.op_finish(db, id, status)
+  check(db:exec("UPDATE operations SET status = ?, finished_at = ? WHERE id = ?", status,
+    sys.now_ms(), id))
+end
+
+--- Returns the operations on agent `id` that are still marked running.
+function store.ops_running(db, agent)
+  local list = {}
+  for row in db:rows("SELECT * FROM operations WHERE agent = ? AND status = 'running' ORDER BY id",
+    agent) do
+    row.steps_planned = decode(row.steps_planned)
+    row.steps_done = decode(row.steps_done)
+    row.data = decode(row.data)
+    list[#list + 1] = row
+  end
+  return list
+end
+
+-- Cached facts about trees ----------------------------------------------------------------
+
+--- Returns the cached "checkout needs filters" answer for `tree` (true/false), or nil.
+function store.tree_needs_filters(db, tree)
+  local row = first_row(db, "SELECT needs_filters FROM tree_facts WHERE tree = ?", tree)
+  if row then return row.needs_filters ~= 0 end
+  return nil
+end
+
+--- Caches the "checkout needs filters" answer for `tree`.
+function store.set_tree_needs_filters(db, tree, needs)
+  -- Two spawns may compute the same answer at once: only the first insert counts.
+  local ok, err, code = db:exec("INSERT INTO tree_facts (tree, needs_filters) VALUES (?, ?)", tree,
+    needs and 1 or 0)
+  if not ok and code ~= "ECONSTRAINT" then check(nil, err, code) end
+end
+
+return store

@@ -1,0 +1,130 @@
+--- gt.town: a town, the folder that holds rigs and the ledger (DESIGN §2).
+--
+--   <town>/.gt/town.lua     marks the town (its config)
+--   <town>/.gt/ledger.db    the ledger
+--   <town>/<rig>/...        rigs
+local fs = require("gt.fs")
+local sys = require("gt.sys")
+local errors = require("gt.errors")
+local luafile = require("gt.luafile")
+local store = require("gt.store")
+
+local town = {}
+
+---@class gt.Town
+---@field root string real path of the town folder
+---@field config table contents of .gt/town.lua
+local Town = {}
+Town.__index = Town
+Town.__tostring = function(t) return "gt.Town (" .. t.root .. ")" end
+
+--- Returns the folder `gt init` uses when none is given: $GT_TOWN, else ~/gt.
+function town.default_root()
+  local env = os.getenv("GT_TOWN")
+  if env and env ~= "" then return env end
+  return (os.getenv("HOME") or "") .. "/gt"
+end
+
+--- True if `dir` is a town.
+function town.is_town(dir)
+  local st = fs.stat(dir .. "/.gt/town.lua")
+  return st ~= nil and st.type == "file"
+end
+
+--- Returns the outermost folder holding `start` that is a town, or nil. Outermost, so that a
+--- project checked out inside a town cannot pass itself off as one.
+function town.discover(start)
+  local found
+  local dir = start
+  while dir and dir ~= "" do
+    if town.is_town(dir) then found = dir end
+    if dir == "/" then break end
+    dir = dir:match("^(.*)/[^/]*$")
+    if dir == "" then dir = "/" end
+  end
+  return found
+end
+
+--- Opens the town at `root`; raises a gt error if it is not one.
+---@return gt.Town
+function town.open(root)
+  local real = fs.realpath(root)
+  if not real or not town.is_town(real) then
+    errors.raise("notfound", "%s is not a town (run gt init %s)", root, root)
+  end
+  local config, err = luafile.read(real .. "/.gt/town.lua")
+  if not config then errors.raise("failure", "reading town config: %s", err) end
+  return setmetatable({ root = real, config = config }, Town)
+end
+
+--- Finds the town of a command: `explicit` (--town), else $GT_TOWN, else the outermost town
+--- holding the current directory. Raises a gt error when there is none.
+---@return gt.Town
+function town.find(explicit)
+  if explicit and explicit ~= "" then return town.open(explicit) end
+  local env = os.getenv("GT_TOWN")
+  if env and env ~= "" then return town.open(env) end
+  local cwd = fs.cwd()
+  local root = cwd and town.discover(cwd)
+  if not root then
+    errors.raise("notfound", "not inside a town (use --town DIR or GT_TOWN, or create one with gt init)")
+  end
+  return town.open(root)
+end
+
+--- Creates a town at `dir` (made if missing). Returns the town and whether it already existed.
+---@return gt.Town, boolean existed
+function town.init(dir)
+  if town.is_town(dir) then return town.open(dir), true end
+  errors.check(fs.mkdir_p(dir .. "/.gt"), nil, nil)
+  local real = errors.check(fs.realpath(dir))
+  local ok, err = luafile.write(real .. "/.gt/town.lua", { created_at = sys.now_ms(), version = 1 },
+    "gt town configuration (see gt help)")
+  if not ok then errors.raise("failure", "writing %s/.gt/town.lua: %s", real, err) end
+  local t = town.open(real)
+  t:ledger()
+  return t, false
+end
+
+--- Returns the town's ledger, opened (and migrated) on first use.
+---@return gt.Ledger
+function Town:ledger()
+  if not self._db then self._db = store.open(self.root .. "/.gt/ledger.db") end
+  return self._db
+end
+
+--- Returns the name of the rig whose folder holds `path` (also from deep inside a polecat's
+--- worktree), or nil. Only the first component below the town counts, so files inside a
+--- managed project cannot redirect it.
+function Town:rig_of_path(path)
+  local rel = path == self.root and "" or path:sub(1, #self.root + 1) == self.root .. "/" and
+    path:sub(#self.root + 2)
+  if not rel or rel == "" then return nil end
+  local first = rel:match("^[^/]+")
+  local st = fs.stat(self.root .. "/" .. first .. "/.gt/rig.lua")
+  if st and st.type == "file" then return first end
+  return nil
+end
+
+--- Returns the rig a command works on: `explicit` (--rig), else $GT_RIG, else the rig holding
+--- the current directory. Raises a gt error when there is none.
+---@return gt.Rig
+function Town:find_rig(explicit)
+  local name = explicit
+  if not name or name == "" then name = os.getenv("GT_RIG") end
+  if not name or name == "" then
+    local cwd = fs.cwd()
+    name = cwd and self:rig_of_path(fs.realpath(cwd) or cwd)
+  end
+  if not name then
+    errors.raise("usage", "no rig given (use --rig NAME or GT_RIG, or run gt inside a rig)")
+  end
+  return require("gt.rig").open(self, name)
+end
+
+--- Closes the ledger, if open.
+function Town:close()
+  if self._db then self._db:close(); self._db = nil end
+end
+
+return town
