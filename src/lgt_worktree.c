@@ -56,6 +56,14 @@ static void push_oid(lua_State *L, const git_oid *oid)
 	lua_pushstring(L, hex);
 }
 
+/* Parses a hex object id; pushes nil, err, "EINVALID" and returns 3 when it is not one. */
+static int parse_oid(lua_State *L, git_oid *out, const char *hex)
+{
+	if (strlen(hex) != GIT_OID_HEXSZ || git_oid_fromstr(out, hex) < 0)
+		return gt_pushfail(L, "EINVALID", "%s: not an object id", hex);
+	return 0;
+}
+
 /* Resolves a revision (name, ref, hex id) to a commit id; 0 or a libgit2 error. */
 static int resolve_commit(git_oid *out, git_repository *repo, const char *spec)
 {
@@ -98,7 +106,8 @@ static int call_progress(lua_State *L)
 	lua_setfield(L, -2, "indexed_deltas");
 	lua_pushinteger(L, stats->total_deltas);
 	lua_setfield(L, -2, "total_deltas");
-	lua_call(L, 1, 0); /* fn(stats): the function is at index 1 */
+	lua_remove(L, 2);  /* [fn, stats] */
+	lua_call(L, 1, 0);
 	return 0;
 }
 
@@ -472,11 +481,23 @@ static int r_checkout_head(lua_State *L)
 	return 1;
 }
 
+/* Looks up worktree `name`; pushes nil, err, code and returns 3 on failure ("ENOTFOUND" when
+** the repository has no such worktree: libgit2 1.5 reports that as a generic error). */
 static int lookup_worktree(lua_State *L, git_worktree **out, git_repository *repo, const char *name)
 {
 	int error = git_worktree_lookup(out, repo, name);
-	if (error < 0)
+	if (error < 0) {
+		git_strarray names = {0};
+		int known = 0;
+		if (git_worktree_list(&names, repo) == 0) {
+			for (size_t i = 0; i < names.count; i++)
+				known |= strcmp(names.strings[i], name) == 0;
+			git_strarray_dispose(&names);
+			if (!known)
+				return gt_pushfail(L, "ENOTFOUND", "%s: no such worktree", name);
+		}
 		return fail_git(L, error, name);
+	}
 	return 0;
 }
 
@@ -832,9 +853,11 @@ static int r_commit_create(lua_State *L)
 	}
 	if (error < 0)
 		return fail_git(L, error, "signature");
-	error = git_oid_fromstr(&tree_oid, tree_hex);
-	if (error == 0)
-		error = git_tree_lookup(&tree, repo, &tree_oid);
+	if (parse_oid(L, &tree_oid, tree_hex) != 0) {
+		git_signature_free(sig);
+		return 3;
+	}
+	error = git_tree_lookup(&tree, repo, &tree_oid);
 	for (size_t i = 0; error == 0 && i < nparents; i++) {
 		git_oid oid;
 		lua_geti(L, -2, (lua_Integer)i + 1);
@@ -955,9 +978,10 @@ static int r_blob(lua_State *L)
 	const char *hex = luaL_checkstring(L, 2);
 	git_oid oid;
 	git_blob *blob = NULL;
-	int error = git_oid_fromstr(&oid, hex);
-	if (error == 0)
-		error = git_blob_lookup(&blob, repo, &oid);
+	int error;
+	if (parse_oid(L, &oid, hex) != 0)
+		return 3;
+	error = git_blob_lookup(&blob, repo, &oid);
 	if (error < 0)
 		return fail_git(L, error, hex);
 	lua_pushlstring(L, (const char *)git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
@@ -976,9 +1000,10 @@ static int r_ref_create(lua_State *L)
 	const char *message = gt_optfield_string(L, 4, "message", "gt: ref");
 	git_oid oid;
 	git_reference *ref = NULL;
-	int error = git_oid_fromstr(&oid, hex);
-	if (error == 0)
-		error = git_reference_create(&ref, repo, name, &oid, force, message);
+	int error;
+	if (parse_oid(L, &oid, hex) != 0)
+		return 3;
+	error = git_reference_create(&ref, repo, name, &oid, force, message);
 	git_reference_free(ref);
 	if (error < 0)
 		return fail_git(L, error, name);
@@ -1035,7 +1060,11 @@ static int r_ref_delete(lua_State *L)
 {
 	git_repository *repo = checkrepo(L);
 	const char *name = luaL_checkstring(L, 2);
-	int error = git_reference_remove(repo, name);
+	git_reference *ref = NULL;
+	int error = git_reference_lookup(&ref, repo, name); /* removing a missing ref "succeeds" */
+	git_reference_free(ref);
+	if (error == 0)
+		error = git_reference_remove(repo, name);
 	if (error < 0)
 		return fail_git(L, error, name);
 	lua_pushboolean(L, 1);

@@ -1,7 +1,8 @@
--- Thin helpers shared by the specs: temporary folders, running the gt binary, and real git
--- repositories made with the git CLI (an independent witness of what gt did).
+-- Thin helpers shared by the specs: temporary folders, real git repositories made with the git
+-- CLI (an independent witness of what gt did), and running the gt binary under test.
 local fs = require("gt.fs")
 local proc = require("gt.proc")
+local sys = require("gt.sys")
 
 local helpers = {}
 
@@ -11,9 +12,8 @@ local counter = 0
 --- Makes a new empty temporary directory and returns its real path.
 function helpers.tmpdir(label)
   counter = counter + 1
-  local path = string.format("%s/gt-test-%d-%d-%s", tmp_root, require("gt.sys").pid(), counter,
-    label or "d")
-  if fs.stat(path) then assert(fs.remove_tree(path)) end
+  local path = ("%s/gt-test-%d-%d-%s"):format(tmp_root, sys.pid(), counter, label or "d")
+  if fs.lstat(path) then assert(fs.remove_tree(path)) end
   assert(fs.mkdir_p(path))
   return assert(fs.realpath(path))
 end
@@ -39,6 +39,102 @@ end
 --- True if something exists at `path` (links are not followed).
 function helpers.exists(path)
   return fs.lstat(path) ~= nil
+end
+
+-- A home of its own for every process the specs start: git and gt read no user's config.
+local home = helpers.tmpdir("home")
+helpers.write(home .. "/.gitconfig", "[user]\n\tname = Test User\n\temail = test@example.com\n" ..
+  "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
+
+--- Environment for child processes: isolated HOME and XDG folders, fixed git identity.
+function helpers.env(extra)
+  local env = { HOME = home, XDG_CONFIG_HOME = home .. "/.config", XDG_STATE_HOME = home .. "/.state",
+    XDG_DATA_HOME = home .. "/.data", GIT_CONFIG_NOSYSTEM = "1", GT_TOWN = false, GT_RIG = false,
+    NO_COLOR = "1", LC_ALL = "C" }
+  for k, v in pairs(extra or {}) do env[k] = v end
+  return env
+end
+
+--- Runs a program; returns its result table (code, stdout, stderr).
+function helpers.run(argv, opts)
+  opts = opts or {}
+  return assert(proc.run({ argv = argv, cwd = opts.cwd, env = helpers.env(opts.env),
+    stdin = opts.stdin, timeout_ms = opts.timeout_ms or 120000 }))
+end
+
+--- Runs git in `dir` and returns its stdout without the final newline; fails the test if git
+--- fails.
+function helpers.git(dir, ...)
+  local r = helpers.run({ "git", "-C", dir, ... })
+  if r.code ~= 0 then
+    error(("git %s failed (%s): %s"):format(table.concat({ ... }, " "), tostring(r.code), r.stderr), 2)
+  end
+  return (r.stdout:gsub("\n$", ""))
+end
+
+--- Runs the gt binary under test with `args` (a list); returns code, stdout, stderr.
+function helpers.gt(args, opts)
+  opts = opts or {}
+  local argv = { gt.executable }
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  local r = helpers.run(argv, opts)
+  return r.code, r.stdout, r.stderr
+end
+
+--- Makes a bare origin repository with two commits on main (a.txt, src/b.txt) and a work
+--- clone to push more from. Returns { origin = path, work = path }.
+function helpers.origin(dir)
+  dir = dir or helpers.tmpdir("origin")
+  local work = dir .. "/work"
+  helpers.git(dir, "init", "-q", "-b", "main", work)
+  helpers.write(work .. "/a.txt", "hello\n")
+  helpers.write(work .. "/src/b.txt", "bee\n")
+  helpers.git(work, "add", "-A")
+  helpers.git(work, "commit", "-q", "-m", "first")
+  helpers.write(work .. "/a.txt", "hello\nworld\n")
+  helpers.git(work, "commit", "-q", "-am", "second")
+  helpers.git(dir, "clone", "-q", "--bare", work, dir .. "/origin.git")
+  helpers.git(work, "remote", "add", "origin", dir .. "/origin.git")
+  helpers.git(work, "fetch", "-q", "origin")
+  helpers.git(work, "branch", "-q", "--set-upstream-to=origin/main", "main")
+  return { origin = dir .. "/origin.git", work = work }
+end
+
+--- Adds a commit to origin's main (through the work clone); returns its id.
+function helpers.push_commit(o, path, content, message)
+  helpers.write(o.work .. "/" .. path, content)
+  helpers.git(o.work, "add", "-A")
+  helpers.git(o.work, "commit", "-q", "-m", message or ("change " .. path))
+  helpers.git(o.work, "push", "-q", "origin", "main")
+  return helpers.git(o.work, "rev-parse", "HEAD")
+end
+
+--- A town with rig "demo" cloned from a fresh origin. Returns { town, rig (path), origin, work }.
+function helpers.fixture(rig_name)
+  rig_name = rig_name or "demo"
+  local dir = helpers.tmpdir("fx")
+  local o = helpers.origin(dir)
+  local town = dir .. "/town"
+  local code, _, err = helpers.gt({ "init", town })
+  assert(code == 0, err)
+  code, _, err = helpers.gt({ "--town", town, "rig", "add", rig_name, o.origin })
+  assert(code == 0, err)
+  return { town = town, rig = town .. "/" .. rig_name, name = rig_name, origin = o.origin,
+    work = o.work, dir = dir }
+end
+
+--- Runs gt inside rig `fx` (with --town); returns code, stdout, stderr.
+function helpers.gt_rig(fx, args, opts)
+  local full = { "--town", fx.town, "--rig", fx.name }
+  for _, a in ipairs(args) do full[#full + 1] = a end
+  return helpers.gt(full, opts)
+end
+
+--- Lists the lines of a string.
+function helpers.lines(s)
+  local out = {}
+  for l in s:gmatch("[^\n]+") do out[#out + 1] = l end
+  return out
 end
 
 return helpers
