@@ -1,0 +1,40 @@
+---@meta
+-- gt.sys (src/lgt_sys.c): facts about the process and the machine that Lua's os library lacks.
+
+---@class gt.sys
+local sys = {}
+
+--- Returns Unix time in milliseconds.
+---@return integer
+function sys.now_ms() end
+
+--- Returns monotonic milliseconds (with fractions), for measuring durations.
+---@return number
+function sys.clock_ms() end
+
+--- Sleeps for `ms` milliseconds.
+function sys.sleep_ms(ms) end
+
+--- Returns gt's process id.
+---@return integer
+function sys.pid() end
+
+--- Returns whether a process with id `pid` exists on this machine.
+---@return boolean
+function sys.pid_alive(pid) end
+
+--- Returns the host name.
+---@return string? name
+---@return string? err
+---@return string? code
+function sys.hostname() end
+
+--- Returns whether the stream is a terminal.
+---@param stream "stdin"|"stdout"|"stderr"
+---@return boolean
+function sys.isatty(stream) end
+
+--- Returns the width of the terminal on `stream`, or nil when it is not one.
+---@param stream "stdin"|"stdout"|"stderr"
+---@return integer?
+function sys.term_width(stream) end

@@ -1,0 +1,241 @@
+---@meta
+-- gt.worktree (src/lgt_worktree.c): the git mechanism gt needs, on libgit2 (initialised when
+-- this module is first required, with strict hash verification off).
+--
+-- Operational failures return nil, "<context>: <libgit2 message>", CODE, CODE being one of
+-- "ENOTFOUND", "EEXISTS", "ELOCKED", "EUNBORN", "EINVALID", "ECONFLICT", "EAMBIGUOUS", "EBARE",
+-- "ECHECKEDOUT" (branch_delete) or "EGIT" (anything libgit2 has no specific code for).
+-- Misuse (wrong argument types, a closed repository) raises. Revisions (`spec`) are anything
+-- git_revparse accepts: "refs/remotes/origin/main", "HEAD", a hex id; they are peeled to commits.
+
+---@class gt.worktree
+local worktree = {}
+
+--- Opens the repository at `path` (a bare repository, or a worktree's folder) without searching
+--- parent folders.
+---@return gt.Repo? repo
+---@return string? err
+---@return string? code
+function worktree.open(path) end
+
+---@class gt.worktree.CloneOpts
+---@field bare? boolean default true
+---@field progress? fun(stats: {received_objects: integer, indexed_objects: integer, total_objects: integer, received_bytes: integer, indexed_deltas: integer, total_deltas: integer})
+---  Called while objects arrive; an error it raises cancels the clone and is raised again.
+
+--- Clones `url` (URL or local path) into `path`; origin's branches land under
+--- refs/remotes/origin/ and HEAD points at origin's default branch.
+---@param opts? gt.worktree.CloneOpts
+---@return gt.Repo? repo
+---@return string? err
+---@return string? code
+function worktree.clone(url, path, opts) end
+
+--- Returns libgit2's version ("1.5.1").
+---@return string
+function worktree.libgit2_version() end
+
+---@class gt.Repo
+local Repo = {}
+
+--- Frees the repository (also `__close`, `__gc`); using it afterwards raises.
+function Repo:close() end
+
+--- Returns the git folder (a worktree's own admin folder for a worktree), with a final "/".
+---@return string
+function Repo:gitdir() end
+
+--- Returns the folder shared by all worktrees of the repository, with a final "/".
+---@return string
+function Repo:commondir() end
+
+--- Returns the working tree's folder, or nil for a bare repository.
+---@return string?
+function Repo:workdir() end
+
+--- Returns HEAD: the branch it names (ref, nil when detached), the commit (oid, nil when
+--- unborn), and whether it is detached or unborn.
+---@return {ref: string?, oid: string?, detached: boolean, unborn: boolean}? head
+---@return string? err
+---@return string? code
+function Repo:head() end
+
+--- Resolves a revision to a commit id.
+---@return string? oid
+---@return string? err
+---@return string? code
+function Repo:resolve(spec) end
+
+--- Returns the id of a commit's tree.
+---@return string? tree
+---@return string? err
+---@return string? code
+function Repo:tree_of(spec) end
+
+--- Returns a config value, or nil when unset.
+---@return string?
+function Repo:config(key) end
+
+--- Fetches `remote` with its configured refspecs.
+---@param opts? {prune: boolean?, progress: function?}
+---@return true? ok
+---@return string? err
+---@return string? code
+function Repo:fetch(remote, opts) end
+
+--- Creates local branch `name` at revision `start` (no upstream config); returns the commit id.
+--- "EEXISTS" when it exists, unless opts.force.
+---@param opts? {force: boolean?}
+---@return string? oid
+---@return string? err
+---@return string? code
+function Repo:branch_create(name, start, opts) end
+
+--- Returns the commit a local branch points at ("ENOTFOUND" when there is none).
+---@return string? oid
+---@return string? err
+---@return string? code
+function Repo:branch_lookup(name) end
+
+--- Returns whether any worktree has the branch checked out.
+---@return boolean? checked_out
+---@return string? err
+---@return string? code
+function Repo:branch_is_checked_out(name) end
+
+--- Deletes a local branch; "ECHECKEDOUT" when a worktree has it checked out.
+---@return true? ok
+---@return string? err
+---@return string? code
+function Repo:branch_delete(name) end
+
+--- Adds worktree `name` (git's record .git/worktrees/<name>) at `path` on existing local branch
+--- `branch`. The parent of path must exist and path must not. opts.lock locks it with that
+--- reason; opts.checkout = false writes only the metadata (then call checkout_head on the
+--- worktree). A failure may leave the record, the folder and the branch behind: roll back.
+---@param opts? {lock: string?, checkout: boolean?}
+---@return true? ok
+---@return string? err
+---@return string? code
+function Repo:worktree_add(name, path, branch, opts) end
+
+--- Writes HEAD's tree into the working tree and index. force overwrites local changes;
+--- disable_filters skips the per-file attribute lookup (only correct when no attribute or
+--- setting converts content; see gt.filters).
+---@param opts? {force: boolean?, disable_filters: boolean?}
+---@return true? ok
+---@return string? err
+---@return string? code
+function Repo:checkout_head(opts) end
+
+--- Lists the repository's worktrees.
+---@return {name: string, path: string, locked: string|false, valid: boolean}[]? list
+---@return string? err
+---@return string? code
+function Repo:worktrees() end
+
+--- Locks a worktree with a reason ("ELOCKED" when already locked).
+---@return true? ok
+---@return string? err
+---@return string? code
+function Repo:worktree_lock(name, reason) end
+
+--- Unlocks a worktree (also success when it was not locked).
+---@return true? ok
+---@return string? err
+---@return string? code
+function Repo:worktree_unlock(name) end
+
+--- Removes git's record of a worktree: by default only when its folder is gone and it is not
+--- locked; valid and locked lift those conditions; working_tree also deletes the folder.
+---@param opts? {valid: boolean?, locked: boolean?, working_tree: boolean?}
+---@return true? ok
+---@return string? err
+---@return string? code
+function Repo:worktree_prune(name, opts) end
+
+--- Returns the paths that differ, by kind. Untracked folders are listed file by file; ignored
+--- files are not reported; a path may be both staged and unstaged.
+---@return {staged: string[], unstaged: string[], untracked: string[], conflicted: string[]}? status
+---@return string? err
+---@return string? code
+function Repo:status() end
+
+--- Lists commits reachable from `spec` and from no ref matching `glob` ("refs/remotes/*": on no
+--- remote-tracking branch), newest first, at most `limit` (100); `total` counts them all.
+---@return {oid: string, summary: string}[]? commits
+---@return integer|string total_or_err
+---@return string? code
+function Repo:commits_not_on(spec, glob, limit) end
+
+--- Counts commits in `a` and not `b` (ahead), and in `b` and not `a` (behind).
+---@return integer? ahead
+---@return integer|string behind_or_err
+---@return string? code
+function Repo:ahead_behind(a, b) end
+
+--- Lists the repository's stashes (shared by all its worktrees), or only those whose message
+--- names branch `branch` ("WIP on <branch>:" or "On <branch>:").
+---@return {index: integer, message: string, oid: string}[]? stashes
+---@return string? err
+---@return string? code
+function Repo:stashes(branch) end
+
+--- Writes tree objects for the whole working tree (tracked and untracked files, not ignored
+--- ones) and for the index as staged (nil when it has conflicts), touching neither.
+---@return string? workdir_tree
+---@return string? index_tree_or_err
+---@return string? code
+function Repo:snapshot_tree() end
+
+--- Creates a commit object (no ref is updated). Without author, user.name/user.email are used,
+--- else "gt <gt@localhost>".
+---@param c {tree: string, parents: string[]?, message: string, author: {name: string, email: string}?}
+---@return string? oid
+---@return string? err
+---@return string? code
+function Repo:commit_create(c) end
+
+--- Merges commit `theirs` into `ours` in memory and returns the merged tree ("ECONFLICT" when
+--- the merge conflicts).
+---@return string? tree
+---@return string? err
+---@return string? code
+function Repo:merge_trees(ours, theirs) end
+
+--- Lists the files called `name` anywhere in the tree of commit `spec`.
+---@return {path: string, oid: string}[]? files
+---@return string? err
+---@return string? code
+function Repo:tree_find(spec, name) end
+
+--- Returns the content of a blob.
+---@return string? content
+---@return string? err
+---@return string? code
+function Repo:blob(oid) end
+
+--- Creates a ref ("EEXISTS" when it exists, unless opts.force).
+---@param opts? {force: boolean?, message: string?}
+---@return true? ok
+---@return string? err
+---@return string? code
+function Repo:ref_create(name, oid, opts) end
+
+--- Returns the id a ref points at.
+---@return string? oid
+---@return string? err
+---@return string? code
+function Repo:ref_lookup(name) end
+
+--- Lists direct refs, all or those matching `glob`.
+---@return {name: string, oid: string}[]? refs
+---@return string? err
+---@return string? code
+function Repo:refs(glob) end
+
+--- Deletes a ref ("ENOTFOUND" when there is none).
+---@return true? ok
+---@return string? err
+---@return string? code
+function Repo:ref_delete(name) end
