@@ -182,12 +182,17 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return 1;
 }
 
+/* Unreadable directories the last open pass made readable: nftw could not enter them, so
+** what they hold needs another pass. */
+static int opened_unreadable;
+
 /* Pre-order pass: gives the owner rwx on every directory, so its entries can be removed. */
 static int open_directory(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)ftw;
-	if (flag == FTW_D && (st->st_mode & S_IRWXU) != S_IRWXU)
-		chmod(path, st->st_mode | S_IRWXU);
+	if ((flag == FTW_D || flag == FTW_DNR) && (st->st_mode & S_IRWXU) != S_IRWXU &&
+	    chmod(path, st->st_mode | S_IRWXU) == 0 && flag == FTW_DNR)
+		opened_unreadable++;
 	return 0;
 }
 
@@ -208,7 +213,10 @@ static int fs_remove_tree(lua_State *L)
 	failed_path[0] = '\0';
 	if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS) != 0) {
 		if (failed_errno == EACCES || failed_errno == EPERM) {
-			nftw(path, open_directory, 32, FTW_PHYS);
+			do { /* each pass opens one more level of unreadable directories */
+				opened_unreadable = 0;
+				nftw(path, open_directory, 32, FTW_PHYS);
+			} while (opened_unreadable > 0);
 			failed_path[0] = '\0';
 			if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS) == 0)
 				goto done;

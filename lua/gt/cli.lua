@@ -13,7 +13,9 @@ local TARGETS = { "_cmd1", "_cmd2", "_cmd3" }
 --- Builds the parser. Returns it and a map from command name to its argparse command.
 function cli.build()
   commands.load_builtins()
+  -- cli.run, not the parser, insists on a command, so that `gt --version` needs none.
   local parser = argparse("gt", cli.description)
+    :require_command(false)
     :command_target(TARGETS[1])
     :help_max_width(100)
   parser:option("--town", "Town folder (default: $GT_TOWN, else the town holding the current directory).")
@@ -111,7 +113,7 @@ function cli.run(argv)
   end
   local spec = commands.get(name)
   if not spec then
-    -- A group ("gt polecat") without its subcommand.
+    -- No command ("gt --town x"); a group without its subcommand is a parse error.
     io.stderr:write((nodes[name] or parser):get_help(), "\n")
     return errors.exit.usage
   end

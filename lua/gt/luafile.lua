@@ -16,11 +16,31 @@ function luafile.read(path)
   return value
 end
 
+local KEYWORDS = {}
+for w in ("and break do else elseif end false for function goto if in local nil not or repeat " ..
+    "return then true until while"):gmatch("%a+") do
+  KEYWORDS[w] = true
+end
+
+--- A literal that reads back as exactly `n`: tostring keeps 14 digits, too few for some floats,
+--- and writes inf and nan, which read back as nil.
+local function number_literal(n)
+  if math.type(n) == "integer" then return tostring(n) end
+  if n ~= n then return "0/0" end
+  if n == math.huge then return "1e999" elseif n == -math.huge then return "-1e999" end
+  local s = tostring(n)
+  if tonumber(s) ~= n then s = ("%.17g"):format(n) end
+  if not s:find("[.eE]") then s = s .. ".0" end -- stays a float
+  return s
+end
+
 local function serialize(value, indent, out)
   local t = type(value)
   if t == "string" then
     out[#out + 1] = ("%q"):format(value)
-  elseif t == "number" or t == "boolean" then
+  elseif t == "number" then
+    out[#out + 1] = number_literal(value)
+  elseif t == "boolean" then
     out[#out + 1] = tostring(value)
   elseif t == "table" then
     local keys = {}
@@ -29,7 +49,7 @@ local function serialize(value, indent, out)
     out[#out + 1] = "{\n"
     for _, k in ipairs(keys) do
       out[#out + 1] = indent .. "  "
-      if type(k) == "string" and k:match("^[%a_][%w_]*$") then
+      if type(k) == "string" and k:match("^[%a_][%w_]*$") and not KEYWORDS[k] then
         out[#out + 1] = k
       else
         out[#out + 1] = "["

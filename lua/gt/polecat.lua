@@ -25,6 +25,12 @@ local function check(value, err, code, context)
   return errors.check(value, err, code, context)
 end
 
+--- As check, for a call that comes last: checked("creating x", f()) passes on all of f's
+--- results (check(f(), nil, nil, "creating x") would keep only the first, losing the reason).
+local function checked(context, value, err, code)
+  return errors.check(value, err, code, context)
+end
+
 --- Reason recorded in git's worktree lock while a polecat works: an outside
 --- `git worktree prune` cannot reap it.
 function polecat.lock_reason(rig, name)
@@ -60,16 +66,15 @@ end
 --- the rig's git lock by the caller.
 local function prune_record(repo, name)
   if worktree_record(repo, name) then
-    check(repo:worktree_unlock(name), nil, nil, "unlocking worktree " .. name)
-    check(repo:worktree_prune(name, { valid = true, locked = true }), nil, nil,
-      "pruning worktree " .. name)
+    checked("unlocking worktree " .. name, repo:worktree_unlock(name))
+    checked("pruning worktree " .. name, repo:worktree_prune(name, { valid = true, locked = true }))
   end
 end
 
 --- Deletes local branch `name` if it exists; returns true if it did.
 local function delete_branch(repo, name)
   if not branch_exists(repo, name) then return false end
-  check(repo:branch_delete(name), nil, nil, "deleting branch " .. name)
+  checked("deleting branch " .. name, repo:branch_delete(name))
   return true
 end
 
@@ -90,7 +95,7 @@ polecat.spawn_steps = {
         errors.raise("failure", "%s not found in %s/.repo.git (is origin's %s branch gone?)",
           start_ref, ctx.rig.root, ctx.rig.config.default_branch)
       end
-      check(repo:branch_create(ctx.branch, ctx.start), nil, nil, "creating branch " .. ctx.branch)
+      checked("creating branch " .. ctx.branch, repo:branch_create(ctx.branch, ctx.start))
     end,
     undo = function(ctx)
       local lk <close> = ctx.rig:lock("git", "gt polecat add " .. ctx.name)
@@ -101,10 +106,10 @@ polecat.spawn_steps = {
     name = "folder",
     run = function(ctx)
       check(fs.mkdir_p(ctx.rig.root .. "/polecats"))
-      check(fs.mkdir(ctx.home), nil, nil, "creating " .. ctx.home)
+      checked("creating " .. ctx.home, fs.mkdir(ctx.home))
     end,
     undo = function(ctx)
-      if fs.lstat(ctx.home) then check(fs.remove_tree(ctx.home), nil, nil, "removing " .. ctx.home) end
+      if fs.lstat(ctx.home) then checked("removing " .. ctx.home, fs.remove_tree(ctx.home)) end
     end,
   },
   {
@@ -112,9 +117,8 @@ polecat.spawn_steps = {
     run = function(ctx)
       -- Only git's metadata is written under the rig lock; the checkout comes next, outside it.
       local lk <close> = ctx.rig:lock("git", "gt polecat add " .. ctx.name)
-      check(ctx.rig:repo():worktree_add(ctx.name, ctx.path, ctx.branch,
-        { lock = polecat.lock_reason(ctx.rig, ctx.name), checkout = false }), nil, nil,
-        "adding worktree " .. ctx.path)
+      checked("adding worktree " .. ctx.path, ctx.rig:repo():worktree_add(ctx.name, ctx.path,
+        ctx.branch, { lock = polecat.lock_reason(ctx.rig, ctx.name), checkout = false }))
     end,
     undo = function(ctx)
       local lk <close> = ctx.rig:lock("git", "gt polecat add " .. ctx.name)
@@ -127,9 +131,9 @@ polecat.spawn_steps = {
       local worktree = require("gt.worktree")
       local filters = require("gt.filters")
       local needs = filters.needed(ctx.rig:repo(), ctx.start, ctx.rig.town:ledger())
-      local w <close> = check(worktree.open(ctx.path), nil, nil, "opening worktree")
-      check(w:checkout_head({ force = true, disable_filters = not needs }), nil, nil,
-        "checking out " .. ctx.branch)
+      local w <close> = checked("opening worktree", worktree.open(ctx.path))
+      checked("checking out " .. ctx.branch,
+        w:checkout_head({ force = true, disable_filters = not needs }))
     end,
   },
   {
@@ -179,8 +183,10 @@ end
 
 --- Finishes what a killed command left on polecat `name` of `rig`: an add is rolled back, a
 --- remove is carried to its end. The caller holds the polecat's lock, so every operation still
---- marked running on this host is abandoned.
+--- marked running on this host is abandoned. Returns the set of the kinds of operation it
+--- finished ({add = true, remove = true}).
 function polecat.recover(rig, name)
+  local recovered = {}
   local db = rig.town:ledger()
   local id = rig.name .. "/" .. name
   local host = sys.hostname()
@@ -204,6 +210,7 @@ function polecat.recover(rig, name)
         store.op_finish(db, op.id, "rolled_back")
       end)
       output.note("gt: rolled back an interrupted add of %s (pid %d)", name, op.pid)
+      recovered.add = true
     elseif op.kind == "remove" then
       polecat._finish_remove(rig, name, op.data)
       store.tx(db, function()
@@ -212,8 +219,10 @@ function polecat.recover(rig, name)
         store.op_finish(db, op.id, "done")
       end)
       output.note("gt: finished an interrupted remove of %s (pid %d)", name, op.pid)
+      recovered.remove = true
     end
   end
+  return recovered
 end
 
 --- Spawns polecat `name` in `rig`. opts: issue (id), fetch (default: the rig's
@@ -267,6 +276,9 @@ function polecat.add(rig, name, opts)
       store.op_step(db, op, step.name)
     end, errors.handler)
     if not ok then
+      -- The failing step may have done part of its work (a branch made, then an error): undo
+      -- it too, as recover() does.
+      if done[#done] ~= step.name then done[#done + 1] = step.name end
       local problems = undo_steps(ctx, done)
       store.tx(db, function()
         store.agent_set_state(db, ctx.id, "failed", "failed",
@@ -288,7 +300,7 @@ end
 --- killed process left): delete the folder, prune git's record, delete the branch.
 function polecat._finish_remove(rig, name, data)
   if data.home and fs.lstat(data.home) then
-    check(fs.remove_tree(data.home), nil, nil, "removing " .. data.home)
+    checked("removing " .. data.home, fs.remove_tree(data.home))
   end
   local lk <close> = rig:lock("git", "gt polecat remove " .. name)
   local repo = rig:repo()
@@ -316,30 +328,35 @@ end
 
 --- Plans the removal of polecats `list` (names) of `rig`: takes their locks (into `locks`),
 --- finishes interrupted operations and classifies each. Returns the plan entries
---- { name, agent, report }. Raises for unknown names.
+--- { name, agent, report }, and the names whose interrupted remove it finished (they are
+--- removed already). Raises for unknown names.
 local function plan_remove(rig, list, locks)
   local db = rig.town:ledger()
-  local plan = {}
+  local plan, finished = {}, {}
   local cwd = fs.cwd()
   cwd = cwd and fs.realpath(cwd) or cwd
   for _, name in ipairs(list) do
     locks[#locks + 1] = rig:lock("polecat-" .. name, "gt polecat remove " .. name)
-    polecat.recover(rig, name)
+    local recovered = polecat.recover(rig, name)
     local agent = store.agent_get(db, rig.name, name)
-    if not agent or not store.LIVE[agent.state] then
+    if recovered.remove and agent and agent.state == "removed" then
+      -- The killed command was removing it, and now has: that is the removal asked for.
+      finished[#finished + 1] = name
+    elseif not agent or not store.LIVE[agent.state] then
       errors.raise("notfound", "no polecat %s in rig %s", name, rig.name)
+    else
+      local home = rig:home(name)
+      if cwd and inside(cwd, home) then
+        errors.raise("failure", "polecat %s: the current directory is inside its worktree; cd out of %s first",
+          name, home)
+      end
+      plan[#plan + 1] = { name = name, agent = agent, home = home }
     end
-    local home = rig:home(name)
-    if cwd and inside(cwd, home) then
-      errors.raise("failure", "polecat %s: the current directory is inside its worktree; cd out of %s first",
-        name, home)
-    end
-    plan[#plan + 1] = { name = name, agent = agent, home = home }
   end
   for _, entry in ipairs(plan) do
     entry.report = require("gt.safety").classify(rig, entry.agent)
   end
-  return plan
+  return plan, finished
 end
 
 --- Describes the steps a remove would take (what --dry-run prints).
@@ -366,8 +383,8 @@ end
 --- Removes polecats `list` (names) of `rig`. opts: force (save unsaved work, then remove),
 --- discard (with force: do not save it), dry_run (return the plan, change nothing).
 --- Without force, refuses (exit 3) if any of them holds work that exists nowhere else; nothing
---- is removed then. Returns a list of { name, safe, salvage = {ref, commit} | nil, report,
---- steps (dry run) }.
+--- is removed then. A name whose interrupted remove this finishes counts as removed. Returns a
+--- list of { name, safe, salvage = {ref, commit} | nil, report, steps (dry run), recovered }.
 function polecat.remove(rig, list, opts)
   opts = opts or {}
   if opts.discard and not opts.force then
@@ -380,7 +397,7 @@ function polecat.remove(rig, list, opts)
   end
   table.sort(unique) -- locks are always taken in the same order
   local locks <close> = lock_set()
-  local plan = plan_remove(rig, unique, locks)
+  local plan, finished = plan_remove(rig, unique, locks)
 
   for _, entry in ipairs(plan) do
     local ctx = { rig = rig.name, name = entry.name, path = entry.agent.worktree,
@@ -407,6 +424,9 @@ function polecat.remove(rig, list, opts)
   end
 
   local results = {}
+  for _, name in ipairs(finished) do
+    results[#results + 1] = { name = name, safe = true, recovered = true }
+  end
   if opts.dry_run then
     for _, entry in ipairs(plan) do
       results[#results + 1] = { name = entry.name, safe = entry.report.safe, report = entry.report,

@@ -174,7 +174,7 @@ function rig.add(town, name, source, opts)
   local done, e = xpcall(function()
     local worktree = require("gt.worktree")
     local repo = errors.check(worktree.clone(url, root .. "/.repo.git",
-      { bare = true, progress = opts.progress }), nil, nil)
+      { bare = true, progress = opts.progress }))
     local branch, available = default_branch_of(repo, opts.branch)
     if branch == nil then
       errors.raise("failure", "repository %s is empty (no commits): push at least one commit first", url)

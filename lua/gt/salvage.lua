@@ -12,6 +12,12 @@ local safety = require("gt.safety")
 
 local salvage = {}
 
+--- Returns the value of a C call's `value, err, code` (the call comes last, so that all of its
+--- results are passed), or raises a gt error with `context`.
+local function checked(context, value, err, code)
+  return errors.check(value, err, code, context)
+end
+
 --- Saves what `report` (from gt.safety.classify) says would be lost; returns
 --- { ref, commit, parents }. Raises a gt error if anything cannot be saved.
 function salvage.save(rig, agent, report)
@@ -23,7 +29,7 @@ function salvage.save(rig, agent, report)
   end
   if not report.worktree_missing then
     local worktree = require("gt.worktree")
-    local w <close> = errors.check(worktree.open(agent.worktree), nil, nil, "opening worktree")
+    local w <close> = checked("opening worktree", worktree.open(agent.worktree))
     local err, code
     tree, index_tree, code = w:snapshot_tree()
     if not tree then err = index_tree end
@@ -41,14 +47,14 @@ function salvage.save(rig, agent, report)
   end
   for _, s in ipairs(report.stashes) do parent(s.oid) end
   local body = table.concat(safety.describe(report), "\n")
-  local commit = errors.check(repo:commit_create({
+  local commit = checked("saving work", repo:commit_create({
     tree = tree,
     parents = parents,
     message = ("gt: salvage of %s/%s (%s)\n\n%s\n"):format(rig.name, agent.name,
       agent.branch or "no branch", body ~= "" and body or "no unsaved work found"),
-  }), nil, nil, "saving work")
+  }))
   local ref = ("refs/gt/salvage/%s/%s/%s"):format(rig.name, agent.name, branch.base36(sys.now_ms()))
-  errors.check(repo:ref_create(ref, commit, { message = "gt: salvage" }), nil, nil, "saving work")
+  checked("saving work", repo:ref_create(ref, commit, { message = "gt: salvage" }))
   return { ref = ref, commit = commit, parents = parents }
 end
 

@@ -76,7 +76,7 @@ end
 ---@return gt.Town, boolean existed
 function town.init(dir)
   if town.is_town(dir) then return town.open(dir), true end
-  errors.check(fs.mkdir_p(dir .. "/.gt"), nil, nil)
+  errors.check(fs.mkdir_p(dir .. "/.gt"))
   local real = errors.check(fs.realpath(dir))
   local ok, err = luafile.write(real .. "/.gt/town.lua", { created_at = sys.now_ms(), version = 1 },
     "gt town configuration (see gt help)")

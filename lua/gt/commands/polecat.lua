@@ -3,6 +3,10 @@ local output = require("gt.output")
 local sys = require("gt.sys")
 local json = require("gt.json")
 
+-- JSON null: a field without a value (a polecat without an issue) is still in the object, so
+-- that every object of a listing has the same keys.
+local null = require("dkjson").null
+
 local function restore_hint(r, salvage)
   return ("git -C %s/.repo.git worktree add <folder> %s"):format(r.root, salvage.ref)
 end
@@ -19,10 +23,14 @@ return {
     flags = { { "--no-fetch", "Do not fetch origin first." }, { "--json", "Print JSON." } },
     needs = "rig",
     run = function(cmd)
+      -- Without --no-fetch, fetch stays nil: the rig's fetch_on_spawn option decides.
+      local fetch
+      if cmd.args.no_fetch then fetch = false end
       local p = require("gt.polecat").add(cmd.rig, cmd.args.name, { issue = cmd.args.issue,
-        fetch = (not cmd.args.no_fetch) and nil or false })
+        fetch = fetch })
       if cmd.args.json then
-        output.json(p)
+        output.json({ name = p.name, rig = p.rig, branch = p.branch, path = p.path,
+          issue = p.issue or null, start = p.start })
       else
         output.say("polecat %s spawned in rig %s", p.name, p.rig)
         output.say("  branch  %s", p.branch)
@@ -41,6 +49,7 @@ return {
       local rows = require("gt.polecat").list(cmd.town, rig)
       if rig then rig:close() end
       if cmd.args.json then
+        for _, r in ipairs(rows) do r.issue = r.issue or null end
         output.json(json.array(rows))
         return 0
       end
@@ -80,7 +89,7 @@ return {
       local report = safety.classify(cmd.rig, agent)
       if cmd.args.json then
         output.json({ rig = agent.rig, name = agent.name, state = agent.state, branch = agent.branch,
-          issue = agent.issue, path = agent.worktree, created_at = agent.created_at,
+          issue = agent.issue or null, path = agent.worktree, created_at = agent.created_at,
           updated_at = agent.updated_at, safe = report.safe, staged = json.array(report.staged),
           unstaged = json.array(report.unstaged), untracked = json.array(report.untracked),
           conflicted = json.array(report.conflicted), stashes = json.array(report.stashes),
