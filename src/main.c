@@ -14,11 +14,17 @@
 static lua_State *globalL = NULL;
 
 /* Hook set by the signal handler: raises an error at the next Lua instruction, so that
-** to-be-closed locks are released and half-done commands roll back. */
+** to-be-closed locks are released and half-done commands roll back. The error is the one
+** gt._interrupted() makes (a user error, reported without a traceback), when gt.main has
+** defined it. */
 static void lstop(lua_State *L, lua_Debug *ar)
 {
 	(void)ar;
 	lua_sethook(L, NULL, 0, 0);
+	if (lua_getglobal(L, "gt") == LUA_TTABLE && lua_getfield(L, -1, "_interrupted") == LUA_TFUNCTION) {
+		lua_call(L, 0, 1);
+		lua_error(L);
+	}
 	luaL_error(L, "interrupted");
 }
 

@@ -35,6 +35,8 @@ function cli.build()
     local depth = depth_of[parent_path] + 1
     local node = parent:command(word)
     node:command_target(TARGETS[depth + 1])
+    local summary = commands.groups[path]
+    if summary then node:summary(summary):description(summary) end
     nodes[path], depth_of[path] = node, depth
     return node
   end

@@ -13,6 +13,12 @@
 ---   }
 local commands = {}
 
+--- One-line summaries of the command groups ("gt rig ...", "gt polecat ...").
+commands.groups = {
+  rig = "Add and list rigs: the projects polecats work on.",
+  polecat = "Spawn, list, inspect and remove polecats.",
+}
+
 --- Modules holding the built-in commands, in the order help lists them.
 commands.builtin_modules = { "gt.commands.town", "gt.commands.rig", "gt.commands.polecat" }
 

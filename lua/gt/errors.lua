@@ -3,7 +3,8 @@
 -- A gt error is a table with a message and an exit status; main() prints it as
 -- "gt: <message>" without a traceback and exits with its status. Any other error (a bug) is
 -- printed with a traceback and exits 1. Exit statuses are API (DESIGN §6):
--- 0 success, 1 failure, 2 usage, 3 refused to protect work, 4 not found, 5 lock busy.
+-- 0 success, 1 failure, 2 usage, 3 refused to protect work, 4 not found, 5 lock busy;
+-- 130 when gt was interrupted (SIGINT or SIGTERM) and rolled back what it was doing.
 local errors = {}
 
 local Error = {}
@@ -11,7 +12,7 @@ Error.__index = Error
 Error.__tostring = function(e) return e.message end
 
 --- Exit status of each kind of error.
-errors.exit = { failure = 1, usage = 2, refused = 3, notfound = 4, busy = 5 }
+errors.exit = { failure = 1, usage = 2, refused = 3, notfound = 4, busy = 5, interrupted = 130 }
 
 --- Error codes of the C modules that map to a kind other than "failure".
 local kind_of_code = { ELOCKED = "busy", ENOTFOUND = "notfound" }
@@ -35,15 +36,25 @@ function errors.is(e)
   return getmetatable(e) == Error
 end
 
---- Returns `value` when it is not nil; otherwise raises a gt error for the `nil, message, code`
---- a C module returned, prefixed with `context` ("creating branch x").
-function errors.check(value, message, code, context)
-  if value ~= nil and value ~= false then return value end
+local function fail(context, message, code)
   local kind = kind_of_code[code] or "failure"
-  if context then
-    errors.raise(kind, "%s: %s", context, tostring(message))
-  end
+  if context then errors.raise(kind, "%s: %s", context, tostring(message)) end
   errors.raise(kind, "%s", tostring(message))
+end
+
+--- Returns `value` unless it is nil or false; then raises a gt error for the
+--- `nil, message, code` a C module returned: `local repo = errors.check(worktree.open(path))`.
+function errors.check(value, message, code)
+  if value == nil or value == false then fail(nil, message, code) end
+  return value
+end
+
+--- As errors.check, with `context` ("creating branch x") before the message. The call being
+--- checked comes last, so that all of its results arrive:
+--- `errors.checked("creating " .. path, fs.mkdir(path))`.
+function errors.checked(context, value, message, code)
+  if value == nil or value == false then fail(context, message, code) end
+  return value
 end
 
 --- Message handler for xpcall: keeps gt errors as they are and turns any other error (a bug)

@@ -16,6 +16,12 @@ setmetatable(gt, {
   end,
 })
 
+-- The error C raises when gt is interrupted (src/main.c, lstop): a user error, so that it is
+-- reported as "gt: interrupted" without a traceback, with exit status 130.
+rawset(gt, "_interrupted", function()
+  return require("gt.errors").new("interrupted", "interrupted")
+end)
+
 --- Runs the Lua file `file` with `args` as in `lua file args...`.
 local function run_file(file, ...)
   if not file then
@@ -25,7 +31,11 @@ local function run_file(file, ...)
   _G.arg = { [-1] = gt.executable, [0] = file }
   for i = 1, args.n do _G.arg[i] = args[i] end
   local chunk, err = loadfile(file, "t")
-  if not chunk then error(require("gt.errors").new("failure", "%s", err), 0) end
+  if not chunk then
+    -- loadfile names the file in syntax errors but not when refusing bytecode.
+    if not err:find(file, 1, true) then err = file .. ": " .. err end
+    error(require("gt.errors").new("failure", "%s", err), 0)
+  end
   local status = chunk(...)
   return math.type(status) == "integer" and status or 0
 end

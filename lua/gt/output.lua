@@ -29,11 +29,13 @@ end
 --- Prints a warning on stderr ("gt: warning: ...").
 function output.warn(fmt, ...)
   local msg = select("#", ...) > 0 and fmt:format(...) or fmt
+  io.stdout:flush() -- what was said before comes first on a terminal
   io.stderr:write("gt: ", output.color("yellow", "warning", "stderr"), ": ", msg, "\n")
 end
 
 --- Prints an informational line on stderr (progress, notes around a command's result).
 function output.note(fmt, ...)
+  io.stdout:flush()
   io.stderr:write(select("#", ...) > 0 and fmt:format(...) or fmt, "\n")
 end
 

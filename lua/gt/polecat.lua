@@ -21,15 +21,7 @@ local hooks = require("gt.hooks")
 
 local polecat = {}
 
-local function check(value, err, code, context)
-  return errors.check(value, err, code, context)
-end
-
---- As check, for a call that comes last: checked("creating x", f()) passes on all of f's
---- results (check(f(), nil, nil, "creating x") would keep only the first, losing the reason).
-local function checked(context, value, err, code)
-  return errors.check(value, err, code, context)
-end
+local check, checked = errors.check, errors.checked
 
 --- Reason recorded in git's worktree lock while a polecat works: an outside
 --- `git worktree prune` cannot reap it.
@@ -240,8 +232,6 @@ function polecat.add(rig, name, opts)
   ctx.start_ref = opts.start_ref
   if opts.fetch == nil then ctx.fetch = rig:option("fetch_on_spawn") else ctx.fetch = opts.fetch end
 
-  hooks.run("pre_spawn", polecat.hook_context(ctx))
-
   local function refuse_live(live)
     errors.raise("failure", "polecat %s already exists in rig %s (%s on %s)", name, rig.name,
       live.state, live.branch or "no branch")
@@ -257,6 +247,7 @@ function polecat.add(rig, name, opts)
     errors.raise("failure", "git already has a worktree named %s (at %s); remove it first", name,
       record.path)
   end
+  hooks.run("pre_spawn", polecat.hook_context(ctx))
 
   local plan = step_names(polecat.spawn_steps)
   local op
@@ -310,7 +301,7 @@ function polecat._finish_remove(rig, name, data)
     if not ok and code == "ECHECKEDOUT" then
       output.warn("keeping branch %s: another worktree has it checked out", data.branch)
     elseif not ok and code ~= "ENOTFOUND" then
-      check(nil, err, code, "deleting branch " .. data.branch)
+      checked("deleting branch " .. data.branch, nil, err, code)
     end
   end
 end

@@ -83,7 +83,7 @@ function Rig:lock(lockname, what, timeout_ms)
   local path = self.root .. "/.gt/locks/" .. lockname .. ".lock"
   local lk, err, code = lock.acquire(path, { timeout_ms = timeout_ms or self:option("lock_timeout_ms"),
     what = what or "gt" })
-  return errors.check(lk, err, code, lockname)
+  return errors.checked(lockname, lk, err, code)
 end
 
 --- Fetches origin into the bare repository, best effort: a failure is a warning, since the
@@ -169,7 +169,7 @@ function rig.add(town, name, source, opts)
   local url = resolve_source(source)
   -- Creating the folder claims the name; from here on, failure removes it.
   local ok, err, code = fs.mkdir(root)
-  errors.check(ok, err, code, "creating " .. root)
+  errors.checked("creating " .. root, ok, err, code)
   local r
   local done, e = xpcall(function()
     local worktree = require("gt.worktree")

@@ -75,7 +75,7 @@ function safety.classify(rig, agent)
   local all_absorbed = true
   for _, tip in ipairs(tips) do
     local commits, total, code = repo:commits_not_on(tip, "refs/remotes/*", 20)
-    errors.check(commits, total, code, "listing commits of " .. tip)
+    errors.checked("listing commits of " .. tip, commits, total, code)
     if total > 0 then
       append_unique(report.unpushed, seen_commit, commits)
       report.unpushed_total = report.unpushed_total + total

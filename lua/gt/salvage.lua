@@ -12,11 +12,7 @@ local safety = require("gt.safety")
 
 local salvage = {}
 
---- Returns the value of a C call's `value, err, code` (the call comes last, so that all of its
---- results are passed), or raises a gt error with `context`.
-local function checked(context, value, err, code)
-  return errors.check(value, err, code, context)
-end
+local checked = errors.checked
 
 --- Saves what `report` (from gt.safety.classify) says would be lost; returns
 --- { ref, commit, parents }. Raises a gt error if anything cannot be saved.
@@ -33,7 +29,7 @@ function salvage.save(rig, agent, report)
     local err, code
     tree, index_tree, code = w:snapshot_tree()
     if not tree then err = index_tree end
-    errors.check(tree, err, code, "saving the working tree")
+    checked("saving the working tree", tree, err, code)
   end
   parent(report.head)
   parent(report.branch_tip)

@@ -68,8 +68,8 @@ store.migrations = {
   ]],
 }
 
-local function check(ok, err, code, context)
-  return errors.check(ok, err, code, context or "ledger")
+local function check(ok, err, code)
+  return errors.checked("ledger", ok, err, code)
 end
 
 --- Returns the first row of a query, or nil; raises a gt error on failure.

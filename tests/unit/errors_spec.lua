@@ -7,8 +7,9 @@ local function caught(fn, ...)
 end
 
 describe("gt.errors", function()
-  it("has the exit statuses of DESIGN §6", function()
-    assert.same({ failure = 1, usage = 2, refused = 3, notfound = 4, busy = 5 }, errors.exit)
+  it("has the exit statuses of DESIGN §6, and 130 for an interrupt", function()
+    assert.same({ failure = 1, usage = 2, refused = 3, notfound = 4, busy = 5, interrupted = 130 },
+      errors.exit)
   end)
 
   describe("new and raise", function()
@@ -62,9 +63,13 @@ describe("gt.errors", function()
       assert.same({ "failure", 1, "nil" }, { e.kind, e.exit, e.message })
     end)
 
-    it("prefixes the context", function()
-      local e = caught(errors.check, nil, "lock busy", "ELOCKED", "polecat-a")
+    it("prefixes the context with checked, which takes the call's results last", function()
+      local e = caught(errors.checked, "polecat-a", nil, "lock busy", "ELOCKED")
       assert.same({ 5, "polecat-a: lock busy" }, { e.exit, e.message })
+      local fs = require("gt.fs")
+      e = caught(function() return errors.checked("reading x", fs.stat("/nonexistent/x")) end)
+      assert.same({ 4, "reading x: /nonexistent/x: No such file or directory" }, { e.exit, e.message })
+      assert.equal(7, errors.checked("unused", 7))
     end)
 
     it("takes a C module's three return values as they come", function()
