@@ -32,8 +32,8 @@ local function run_file(file, ...)
   for i = 1, args.n do _G.arg[i] = args[i] end
   local chunk, err = loadfile(file, "t")
   if not chunk then
-    -- loadfile names the file in syntax errors but not when refusing bytecode.
-    if not err:find(file, 1, true) then err = file .. ": " .. err end
+    -- loadfile names the file in other errors, but not when it refuses bytecode.
+    if err:find("binary chunk", 1, true) then err = file .. ": " .. err end
     error(require("gt.errors").new("failure", "%s", err), 0)
   end
   local status = chunk(...)
