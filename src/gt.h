@@ -12,6 +12,7 @@
 
 /* C modules, one file each, loaded with require "gt.<name>" from package.preload. */
 int luaopen_gt_fs(lua_State *L);
+int luaopen_gt_hash(lua_State *L);
 int luaopen_gt_ledger(lua_State *L);
 int luaopen_gt_lock(lua_State *L);
 int luaopen_gt_proc(lua_State *L);

@@ -2,10 +2,13 @@
 ** lgt_fs.c: gt.fs, the file system operations that Lua's io and os libraries lack: stat,
 ** realpath, directories, and removing a whole tree without following symbolic links.
 */
-#define _XOPEN_SOURCE 700
+#define _GNU_SOURCE /* copy_file_range, nftw */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +232,96 @@ done:
 	return 1;
 }
 
+/* fs.chdir(path) -> true | nil, err, code */
+static int fs_chdir(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	if (chdir(path) != 0)
+		return fail_errno(L, path);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* Copies the bytes of in to out: a reflink (shared extents) where the file system has them,
+** else copy_file_range, else read and write. Returns "reflink" or "copy", NULL on failure. */
+static const char *copy_fd(int in, int out, off_t size)
+{
+	char buf[65536];
+	ssize_t n;
+	if (ioctl(out, FICLONE, in) == 0)
+		return "reflink";
+	while (size > 0) {
+		n = copy_file_range(in, NULL, out, NULL, (size_t)size, 0);
+		if (n <= 0)
+			break;
+		size -= n;
+	}
+	if (size == 0)
+		return "copy";
+	/* copy_file_range is not available here (old kernel, other file systems): plain copy. */
+	if (lseek(in, 0, SEEK_SET) < 0 || lseek(out, 0, SEEK_SET) < 0 || ftruncate(out, 0) < 0)
+		return NULL;
+	while ((n = read(in, buf, sizeof buf)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return NULL;
+		}
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+			if (w < 0 && errno != EINTR)
+				return NULL;
+			if (w > 0)
+				off += w;
+		}
+	}
+	return "copy";
+}
+
+/* fs.copy_file(src, dst [, {overwrite = false}]) -> "reflink" | "copy" | nil, err, code.
+** Copies a regular file with its permission bits, sharing its blocks (a reflink) where the file
+** system can; an existing dst is an error ("EEXISTS") unless overwrite is set. A failed copy
+** leaves no dst behind. */
+static int fs_copy_file(lua_State *L)
+{
+	const char *src = luaL_checkstring(L, 1);
+	const char *dst = luaL_checkstring(L, 2);
+	int overwrite = gt_optfield_boolean(L, 3, "overwrite", 0);
+	struct stat st;
+	const char *how;
+	int in, out, err;
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return fail_errno(L, src);
+	if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
+		err = S_ISREG(st.st_mode) ? errno : EINVAL;
+		close(in);
+		if (err == EINVAL)
+			return gt_pushfail(L, "EINVALID", "%s: not a regular file", src);
+		errno = err;
+		return fail_errno(L, src);
+	}
+	out = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL), st.st_mode & 07777);
+	if (out < 0) {
+		err = errno;
+		close(in);
+		errno = err;
+		return fail_errno(L, dst);
+	}
+	how = copy_fd(in, out, st.st_size);
+	err = errno;
+	close(in);
+	if (how == NULL || fchmod(out, st.st_mode & 07777) != 0 || close(out) != 0) {
+		if (how != NULL)
+			err = errno;
+		unlink(dst);
+		errno = err;
+		return fail_errno(L, dst);
+	}
+	lua_pushstring(L, how);
+	return 1;
+}
+
 static const luaL_Reg funcs[] = {
 	{"stat", fs_stat},
 	{"lstat", fs_lstat},
@@ -239,6 +332,8 @@ static const luaL_Reg funcs[] = {
 	{"rmdir", fs_rmdir},
 	{"dir", fs_dir},
 	{"remove_tree", fs_remove_tree},
+	{"chdir", fs_chdir},
+	{"copy_file", fs_copy_file},
 	{NULL, NULL},
 };
 

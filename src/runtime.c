@@ -14,6 +14,7 @@
 
 static const luaL_Reg preloaded[] = {
 	{"gt.fs", luaopen_gt_fs},
+	{"gt.hash", luaopen_gt_hash},
 	{"gt.ledger", luaopen_gt_ledger},
 	{"gt.lock", luaopen_gt_lock},
 	{"gt.proc", luaopen_gt_proc},

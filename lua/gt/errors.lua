@@ -76,6 +76,15 @@ function errors.rethrow(e, context)
   error(e, 0)
 end
 
+--- Restores the full path of file `path` in an error message where Lua shortened it to
+--- "...<end of path>:<line>:" (Lua keeps at most 60 characters of a chunk name).
+function errors.full_path(message, path)
+  if type(message) ~= "string" or message:sub(1, 3) ~= "..." then return message end
+  local tail, rest = message:match("^%.%.%.([^:]*)(:.*)$")
+  if tail and path:sub(-#tail) == tail then return path .. rest end
+  return message
+end
+
 --- Quotes a user-supplied string for an error message, so that control characters, spaces
 --- and non-ASCII bytes are visible ('a\tb', '').
 function errors.quote(s)

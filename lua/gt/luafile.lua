@@ -8,10 +8,11 @@ function luafile.read(path)
   if not f then return nil, err end
   local src = f:read("a")
   f:close()
+  local errors = require("gt.errors")
   local chunk, perr = load(src, "@" .. path, "t", {})
-  if not chunk then return nil, perr end
+  if not chunk then return nil, errors.full_path(perr, path) end
   local ok, value = pcall(chunk)
-  if not ok then return nil, tostring(value) end
+  if not ok then return nil, errors.full_path(tostring(value), path) end
   if type(value) ~= "table" then return nil, path .. ": does not return a table" end
   return value
 end

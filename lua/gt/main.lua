@@ -34,6 +34,7 @@ local function run_file(file, ...)
   if not chunk then
     -- loadfile names the file in other errors, but not when it refuses bytecode.
     if err:find("binary chunk", 1, true) then err = file .. ": " .. err end
+    err = require("gt.errors").full_path(err, file)
     error(require("gt.errors").new("failure", "%s", err), 0)
   end
   local status = chunk(...)

@@ -122,4 +122,14 @@ describe("gt.errors", function()
       end
     end)
   end)
+
+  it("restores the full path Lua shortened in a message", function()
+    local path = "/a/very/long/folder/name/that/goes/on/and/on/for/more/than/sixty/characters/init.lua"
+    local ok, err = load("x = = 1", "@" .. path, "t")
+    assert.is_nil(ok)
+    assert.matches("^%.%.%.", err)
+    assert.equal(path .. ":1: unexpected symbol near '='", errors.full_path(err, path))
+    assert.equal("short.lua:1: x", errors.full_path("short.lua:1: x", path))
+    assert.equal("...other.lua:1: x", errors.full_path("...other.lua:1: x", path))
+  end)
 end)
