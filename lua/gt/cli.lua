@@ -22,7 +22,8 @@ function cli.build()
     :argname("<dir>")
   parser:option("--rig", "Rig to work on (default: $GT_RIG, else the rig holding the current directory).")
     :argname("<name>")
-  parser:flag("-v --verbose", "Say more about what happens.")
+  parser:flag("-v --verbose", "Say more about what happens (which user files replaced what).")
+  parser:flag("--clean", "Run with no user code: no init files, module overrides or hooks.")
   parser:flag("--version", "Print gt's version and exit.")
   local nodes = { [""] = parser }
   local depth_of = { [""] = 0 }

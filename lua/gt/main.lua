@@ -43,5 +43,8 @@ end
 
 return function(...)
   if select(1, ...) == "-l" then return run_file(select(2, ...)) end
-  return require("gt.cli").run({ ... })
+  local argv = { ... }
+  local startup = require("gt.startup")
+  startup.run(startup.prescan(argv))
+  return require("gt.cli").run(argv)
 end

@@ -39,6 +39,16 @@ function output.note(fmt, ...)
   io.stderr:write(select("#", ...) > 0 and fmt:format(...) or fmt, "\n")
 end
 
+--- Whether gt --verbose was given.
+output.is_verbose = false
+
+--- Prints a line on stderr when gt --verbose was given ("gt: <message>").
+function output.verbose(fmt, ...)
+  if not output.is_verbose then return end
+  io.stdout:flush()
+  io.stderr:write("gt: ", select("#", ...) > 0 and fmt:format(...) or fmt, "\n")
+end
+
 --- Writes `value` as JSON on stdout (one document, then a newline).
 function output.json(value)
   io.stdout:write(require("gt.json").encode(value), "\n")

@@ -129,6 +129,13 @@ polecat.spawn_steps = {
     end,
   },
   {
+    -- A .gt/hooks.lua the project commits runs only if the user trusts it (gt.trust).
+    name = "repo_hooks",
+    run = function(ctx)
+      require("gt.trust").load_repo_hooks(ctx.path, ctx.id)
+    end,
+  },
+  {
     name = "working",
     run = function(ctx)
       local db = ctx.rig.town:ledger()
@@ -141,15 +148,18 @@ polecat.spawn_steps = {
   {
     name = "post_spawn",
     run = function(ctx)
-      hooks.run("post_spawn", polecat.hook_context(ctx))
+      hooks.run("post_spawn", polecat.hook_context(ctx), { cwd = ctx.path, scope = ctx.id })
     end,
   },
 }
 
---- The table hooks receive for a spawn.
+--- The table hooks receive for a spawn: rig, name, path (the worktree), branch, issue, start
+--- (the revision it starts from; a pre_spawn hook may change it), start_commit (its id, from
+--- post_spawn on), town and rig_root (folders).
 function polecat.hook_context(ctx)
   return { rig = ctx.rig.name, name = ctx.name, path = ctx.path, branch = ctx.branch,
-    issue = ctx.issue, start = ctx.start, town = ctx.rig.town.root }
+    issue = ctx.issue, start = ctx.start_ref or ctx.rig:start_ref(), start_commit = ctx.start,
+    town = ctx.rig.town.root, rig_root = ctx.rig.root }
 end
 
 local function step_names(steps)
@@ -247,7 +257,12 @@ function polecat.add(rig, name, opts)
     errors.raise("failure", "git already has a worktree named %s (at %s); remove it first", name,
       record.path)
   end
-  hooks.run("pre_spawn", polecat.hook_context(ctx))
+  local pre = polecat.hook_context(ctx)
+  hooks.run("pre_spawn", pre)
+  if type(pre.start) ~= "string" or pre.start == "" then
+    errors.raise("failure", "pre_spawn hooks set start to %s; it must be a revision", tostring(pre.start))
+  end
+  ctx.start_ref = pre.start
 
   local plan = step_names(polecat.spawn_steps)
   local op
@@ -277,7 +292,9 @@ function polecat.add(rig, name, opts)
         store.op_finish(db, op, #problems == 0 and "rolled_back" or "failed")
       end)
       for _, p in ipairs(problems) do output.warn("rollback of %s: %s", name, p) end
-      errors.rethrow(err, ("%s: %s"):format(name, step.name))
+      -- A hook's error already names its event ("post_spawn hook (file:line): ...").
+      local said = errors.is(err) and err.message:find("^" .. step.name .. " hook")
+      errors.rethrow(err, said and name or ("%s: %s"):format(name, step.name))
     end
   end
   store.tx(db, function() store.op_finish(db, op, "done") end)
@@ -350,6 +367,16 @@ local function plan_remove(rig, list, locks)
   return plan, finished
 end
 
+--- The table remove hooks receive: rig, name, path, branch, issue, force, discard, report (the
+--- safety classification, gt.safety), town, rig_root; post_remove also gets salvage (the ref
+--- the work was saved under, if it was).
+local function remove_context(rig, entry, opts)
+  local a = entry.agent
+  return { rig = rig.name, name = entry.name, path = a.worktree, branch = a.branch, issue = a.issue,
+    force = opts.force == true, discard = opts.discard == true, report = entry.report,
+    town = rig.town.root, rig_root = rig.root }
+end
+
 --- Describes the steps a remove would take (what --dry-run prints).
 function polecat.describe_plan(rig, entry, opts)
   local steps = {}
@@ -391,10 +418,11 @@ function polecat.remove(rig, list, opts)
   local plan, finished = plan_remove(rig, unique, locks)
 
   for _, entry in ipairs(plan) do
-    local ctx = { rig = rig.name, name = entry.name, path = entry.agent.worktree,
-      branch = entry.agent.branch, issue = entry.agent.issue, force = opts.force == true,
-      discard = opts.discard == true, report = entry.report, town = rig.town.root }
-    hooks.run("pre_remove", ctx)
+    if not entry.report.worktree_missing then
+      require("gt.trust").load_repo_hooks(entry.agent.worktree, entry.agent.id)
+    end
+    hooks.run("pre_remove", remove_context(rig, entry, opts), { scope = entry.agent.id,
+      kind = "refused" })
   end
 
   local unsafe = {}
@@ -454,9 +482,9 @@ function polecat.remove(rig, list, opts)
     end)
     results[#results + 1] = { name = name, safe = entry.report.safe, report = entry.report,
       salvage = saved, discarded = opts.discard == true and not entry.report.safe }
-    local ok, err = pcall(hooks.run, "post_remove", { rig = rig.name, name = name,
-      path = agent.worktree, branch = agent.branch, issue = agent.issue, force = opts.force == true,
-      report = entry.report, salvage = saved and saved.ref, town = rig.town.root })
+    local post = remove_context(rig, entry, opts)
+    post.salvage = saved and saved.ref
+    local ok, err = pcall(hooks.run, "post_remove", post, { scope = agent.id })
     if not ok then hook_errors[#hook_errors + 1] = tostring(err) end
   end
   if #hook_errors > 0 then

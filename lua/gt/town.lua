@@ -8,6 +8,7 @@ local sys = require("gt.sys")
 local errors = require("gt.errors")
 local luafile = require("gt.luafile")
 local store = require("gt.store")
+local locate = require("gt.locate")
 
 local town = {}
 
@@ -26,24 +27,10 @@ function town.default_root()
 end
 
 --- True if `dir` is a town.
-function town.is_town(dir)
-  local st = fs.stat(dir .. "/.gt/town.lua")
-  return st ~= nil and st.type == "file"
-end
+town.is_town = locate.is_town
 
---- Returns the outermost folder holding `start` that is a town, or nil. Outermost, so that a
---- project checked out inside a town cannot pass itself off as one.
-function town.discover(start)
-  local found
-  local dir = start
-  while dir and dir ~= "" do
-    if town.is_town(dir) then found = dir end
-    if dir == "/" then break end
-    dir = dir:match("^(.*)/[^/]*$")
-    if dir == "" then dir = "/" end
-  end
-  return found
-end
+--- Returns the outermost folder holding `start` that is a town, or nil.
+town.discover = locate.discover_town
 
 --- Opens the town at `root`; raises a gt error if it is not one.
 ---@return gt.Town
@@ -61,11 +48,7 @@ end
 --- holding the current directory. Raises a gt error when there is none.
 ---@return gt.Town
 function town.find(explicit)
-  if explicit and explicit ~= "" then return town.open(explicit) end
-  local env = os.getenv("GT_TOWN")
-  if env and env ~= "" then return town.open(env) end
-  local cwd = fs.cwd()
-  local root = cwd and town.discover(cwd)
+  local root = locate.town(explicit)
   if not root then
     errors.raise("notfound", "not inside a town (use --town DIR or GT_TOWN, or create one with gt init)")
   end
@@ -94,28 +77,16 @@ function Town:ledger()
 end
 
 --- Returns the name of the rig whose folder holds `path` (also from deep inside a polecat's
---- worktree), or nil. Only the first component below the town counts, so files inside a
---- managed project cannot redirect it.
+--- worktree), or nil.
 function Town:rig_of_path(path)
-  local rel = path == self.root and "" or path:sub(1, #self.root + 1) == self.root .. "/" and
-    path:sub(#self.root + 2)
-  if not rel or rel == "" then return nil end
-  local first = rel:match("^[^/]+")
-  local st = fs.stat(self.root .. "/" .. first .. "/.gt/rig.lua")
-  if st and st.type == "file" then return first end
-  return nil
+  return locate.rig_of_path(self.root, path)
 end
 
 --- Returns the rig a command works on: `explicit` (--rig), else $GT_RIG, else the rig holding
 --- the current directory. Raises a gt error when there is none.
 ---@return gt.Rig
 function Town:find_rig(explicit)
-  local name = explicit
-  if not name or name == "" then name = os.getenv("GT_RIG") end
-  if not name or name == "" then
-    local cwd = fs.cwd()
-    name = cwd and self:rig_of_path(fs.realpath(cwd) or cwd)
-  end
+  local name = locate.rig(self.root, explicit)
   if not name then
     errors.raise("usage", "no rig given (use --rig NAME or GT_RIG, or run gt inside a rig)")
   end

@@ -28,8 +28,8 @@ describe("gt", function()
       local code, out, err = gt_({ "help" })
       assert.equal(0, code, err)
       assert.equal("", err)
-      assert.matches("^Usage: gt %[%-h%] %[%-%-town <dir>%] %[%-%-rig <name>%] %[%-v%] %[%-%-version%]\n" ..
-        "%s+%[<command>%] %.%.%.\n", out)
+      assert.matches("^Usage: gt %[%-h%] %[%-%-town <dir>%] %[%-%-rig <name>%] %[%-v%] %[%-%-clean%]\n" ..
+        "%s+%[%-%-version%] %[<command>%] %.%.%.\n", out)
       for _, cmd in ipairs({ "init", "rig", "polecat", "help", "completion" }) do
         assert.matches("\n   " .. cmd .. "%s", out)
       end

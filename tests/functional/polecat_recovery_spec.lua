@@ -36,7 +36,8 @@ end
 polecat.remove(rig, { arg[2] }, { force = arg[3] == "force" })
 ]]
 
-local STEPS = { "fetch", "branch", "folder", "worktree", "checkout", "working", "post_spawn" }
+local STEPS = { "fetch", "branch", "folder", "worktree", "checkout", "repo_hooks", "working",
+  "post_spawn" }
 
 describe("an add killed half-way", function()
   it("(these specs know every spawn step)", function()

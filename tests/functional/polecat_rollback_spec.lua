@@ -31,7 +31,8 @@ io.stdout:write(ok and "added" or tostring(err), "\n")
 return ok and 0 or 1
 ]]
 
-local STEPS = { "fetch", "branch", "folder", "worktree", "checkout", "working", "post_spawn" }
+local STEPS = { "fetch", "branch", "folder", "worktree", "checkout", "repo_hooks", "working",
+  "post_spawn" }
 
 --- Checks that the failed add of `name` left nothing but its history.
 local function assert_rolled_back(fx, name, step)
@@ -90,7 +91,7 @@ describe("gt polecat add rolls back", function()
     local code, out, err = witness.script(INJECT, { fx.town, "a", "post_spawn", "hook" })
     assert.equal(1, code, err)
     assert.equal("", err)
-    assert.matches("^a: post_spawn: post_spawn hook %(.-script%.lua:%d+%): .-script%.lua:%d+: hook refuses a\n$", out)
+    assert.matches("^a: post_spawn hook %(.-script%.lua:%d+%): hook refuses a\n$", out)
     assert_rolled_back(fx, "a", "post_spawn")
     local kinds = witness.event_kinds(fx, "a")
     assert.same({ "spawning", "spawned", "failed" }, kinds)
@@ -147,7 +148,7 @@ describe("gt polecat add rolls back", function()
       print(ok, e)
     ]], { fx.town })
     assert.equal(0, code, err)
-    assert.matches("^false\tpre_spawn hook %(.-script%.lua:2%): .-script%.lua:2: not today, a\n$", out)
+    assert.matches("^false\tpre_spawn hook %(.-script%.lua:2%): not today, a\n$", out)
     -- The hook runs under the polecat's lock: its file is all that is left.
     assert.same(before, witness.snapshot(fx, { "/.gt/locks/polecat-a.lock" }))
     assert.is_nil(witness.agent(fx, "a"))
