@@ -703,6 +703,57 @@ static int r_commits_not_on(lua_State *L)
 	return 2;
 }
 
+/* repo:log(spec [, limit = 100]) -> {{oid, summary, message, author, email, time}...} | nil,
+** err, code: the commits reachable from spec, newest first (time is Unix seconds). */
+static int r_log(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *spec = luaL_checkstring(L, 2);
+	lua_Integer limit = luaL_optinteger(L, 3, 100);
+	git_revwalk *walk = NULL;
+	git_oid oid;
+	lua_Integer n = 0;
+	int error = resolve_commit(&oid, repo, spec);
+	if (error < 0)
+		return fail_git(L, error, spec);
+	error = git_revwalk_new(&walk, repo);
+	if (error == 0)
+		error = git_revwalk_push(walk, &oid);
+	if (error < 0) {
+		git_revwalk_free(walk);
+		return fail_git(L, error, spec);
+	}
+	git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+	lua_newtable(L);
+	while (n < limit && (error = git_revwalk_next(&oid, walk)) == 0) {
+		git_commit *commit = NULL;
+		const git_signature *author;
+		error = git_commit_lookup(&commit, repo, &oid);
+		if (error < 0)
+			break;
+		author = git_commit_author(commit);
+		lua_createtable(L, 0, 6);
+		push_oid(L, &oid);
+		lua_setfield(L, -2, "oid");
+		lua_pushstring(L, git_commit_summary(commit) ? git_commit_summary(commit) : "");
+		lua_setfield(L, -2, "summary");
+		lua_pushstring(L, git_commit_message(commit) ? git_commit_message(commit) : "");
+		lua_setfield(L, -2, "message");
+		lua_pushstring(L, author->name);
+		lua_setfield(L, -2, "author");
+		lua_pushstring(L, author->email);
+		lua_setfield(L, -2, "email");
+		lua_pushinteger(L, (lua_Integer)git_commit_time(commit));
+		lua_setfield(L, -2, "time");
+		lua_seti(L, -2, ++n);
+		git_commit_free(commit);
+	}
+	git_revwalk_free(walk);
+	if (error < 0 && error != GIT_ITEROVER)
+		return fail_git(L, error, spec);
+	return 1;
+}
+
 /* repo:ahead_behind(local, upstream) -> ahead, behind | nil, err, code */
 static int r_ahead_behind(lua_State *L)
 {
@@ -1118,6 +1169,7 @@ static const luaL_Reg methods[] = {
 	{"status", r_status},
 	{"commits_not_on", r_commits_not_on},
 	{"ahead_behind", r_ahead_behind},
+	{"log", r_log},
 	{"stashes", r_stashes},
 	{"snapshot_tree", r_snapshot_tree},
 	{"commit_create", r_commit_create},

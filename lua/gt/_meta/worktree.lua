@@ -168,6 +168,12 @@ function Repo:status() end
 ---@return string? code
 function Repo:commits_not_on(spec, glob, limit) end
 
+--- Lists the commits reachable from `spec`, newest first, at most `limit` (100).
+---@return {oid: string, summary: string, message: string, author: string, email: string, time: integer}[]? commits
+---@return string? err
+---@return string? code
+function Repo:log(spec, limit) end
+
 --- Counts commits in `a` and not `b` (ahead), and in `b` and not `a` (behind).
 ---@return integer? ahead
 ---@return integer|string behind_or_err
