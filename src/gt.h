@@ -16,6 +16,7 @@ int luaopen_gt_hash(lua_State *L);
 int luaopen_gt_ledger(lua_State *L);
 int luaopen_gt_lock(lua_State *L);
 int luaopen_gt_proc(lua_State *L);
+int luaopen_gt_readline(lua_State *L);
 int luaopen_gt_sys(lua_State *L);
 int luaopen_gt_worktree(lua_State *L);
 

@@ -68,6 +68,17 @@ static int docall(lua_State *L, int narg, int nres)
 	return status;
 }
 
+/* gt._arm_interrupt(): makes the next SIGINT or SIGTERM interrupt the running Lua code again
+** (the first one restores the default action, so that a second one ends gt at once). The REPL
+** calls it after each interrupted statement. */
+static int arm_interrupt(lua_State *L)
+{
+	globalL = L;
+	signal(SIGINT, laction);
+	signal(SIGTERM, laction);
+	return 0;
+}
+
 static void report(const char *msg)
 {
 	fprintf(stderr, "gt: %s\n", msg);
@@ -95,6 +106,10 @@ static int pmain(lua_State *L)
 	luaL_checkversion(L);
 	luaL_openlibs(L);
 	gt_runtime_open(L, argc, argv);
+	lua_getglobal(L, "gt");
+	lua_pushcfunction(L, arm_interrupt);
+	lua_setfield(L, -2, "_arm_interrupt");
+	lua_pop(L, 1);
 	lua_getglobal(L, "require");
 	lua_pushliteral(L, "gt.main");
 	status = docall(L, 1, 1); /* [main] */

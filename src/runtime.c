@@ -18,6 +18,7 @@ static const luaL_Reg preloaded[] = {
 	{"gt.ledger", luaopen_gt_ledger},
 	{"gt.lock", luaopen_gt_lock},
 	{"gt.proc", luaopen_gt_proc},
+	{"gt.readline", luaopen_gt_readline},
 	{"gt.sys", luaopen_gt_sys},
 	{"gt.worktree", luaopen_gt_worktree},
 	{NULL, NULL},
@@ -65,6 +66,22 @@ static int searcher_builtin(lua_State *L)
 		return luaL_error(L, "error loading built-in module '%s':\n\t%s", name, lua_tostring(L, -1));
 	lua_pushstring(L, m->chunkname + 1);
 	return 2;
+}
+
+/* gt._modules() -> the names of gt's built-in modules, C and Lua (for completion, gt doctor). */
+static int builtin_modules(lua_State *L)
+{
+	lua_Integer n = 0;
+	lua_newtable(L);
+	for (const luaL_Reg *lib = preloaded; lib->name != NULL; lib++) {
+		lua_pushstring(L, lib->name);
+		lua_seti(L, -2, ++n);
+	}
+	for (const struct gt_module *m = gt_modules; m->name != NULL; m++) {
+		lua_pushstring(L, m->name);
+		lua_seti(L, -2, ++n);
+	}
+	return 1;
 }
 
 /* Keeps only the absolute templates of package[field]. */
@@ -126,5 +143,7 @@ void gt_runtime_open(lua_State *L, int argc, char **argv)
 		lua_pushstring(L, argc > 0 ? argv[0] : "gt");
 	}
 	lua_setfield(L, -2, "executable");
+	lua_pushcfunction(L, builtin_modules);
+	lua_setfield(L, -2, "_modules");
 	lua_setglobal(L, "gt");
 }

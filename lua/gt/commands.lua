@@ -25,7 +25,7 @@ commands.groups = {
 
 --- Modules holding the built-in commands, in the order help lists them.
 commands.builtin_modules = { "gt.commands.town", "gt.commands.rig", "gt.commands.polecat",
-  "gt.commands.admin" }
+  "gt.commands.admin", "gt.commands.repl" }
 
 local registry = {}
 local order = {}

@@ -112,6 +112,11 @@ function Rig:fetch(what)
   return true
 end
 
+--- Returns the rig's live polecats (gt.polecat.list rows).
+function Rig:polecats()
+  return require("gt.polecat").list(self.town, self)
+end
+
 --- Closes the repository handle, if open.
 function Rig:close()
   if self._repo then self._repo:close(); self._repo = nil end

@@ -93,6 +93,11 @@ function Town:find_rig(explicit)
   return require("gt.rig").open(self, name)
 end
 
+--- Returns the town's rigs (gt.rig.list rows).
+function Town:rigs()
+  return require("gt.rig").list(self)
+end
+
 --- Closes the ledger, if open.
 function Town:close()
   if self._db then self._db:close(); self._db = nil end

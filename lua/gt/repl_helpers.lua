@@ -1,0 +1,135 @@
+--- gt.repl_helpers: the administration helpers of gt repl (.help lists them). Each prints a
+--- table for people and returns its data, so that it can be inspected further.
+local output = require("gt.output")
+local errors = require("gt.errors")
+
+local helpers = {}
+
+local function need_rig(rig)
+  if not rig then errors.raise("usage", "no rig bound: start gt repl with --rig NAME") end
+  return rig
+end
+
+local function print_rows(columns, rows)
+  if #rows == 0 then
+    io.stdout:write("(none)\n")
+  else
+    output.print_table(columns, rows)
+  end
+end
+
+--- The helpers for a session on `town` and `rig`: name -> { fn, usage, summary }.
+function helpers.make(town, rig)
+  local h = {}
+
+  h.polecats = {
+    usage = "polecats()",
+    summary = "the rig's polecats with their safety state (what removing each would lose)",
+    fn = function()
+      local r = need_rig(rig)
+      local polecat, safety, store = require("gt.polecat"), require("gt.safety"), require("gt.store")
+      local rows = {}
+      for _, p in ipairs(polecat.list(town, r)) do
+        local agent = store.agent_get(town:ledger(), r.name, p.name)
+        local report = safety.classify(r, agent)
+        local lost = safety.describe(report)
+        for i, l in ipairs(lost) do lost[i] = l:match("^[^:]+") end
+        rows[#rows + 1] = { name = p.name, state = p.missing and p.state .. " (missing)" or p.state,
+          branch = p.branch, issue = p.issue or "", safe = report.safe,
+          safety = report.safe and "safe" or table.concat(lost, ", "), report = report }
+      end
+      print_rows({ { "name", "NAME" }, { "state", "STATE" }, { "safety", "SAFETY" },
+        { "branch", "BRANCH" } }, rows)
+      return rows
+    end,
+  }
+
+  h.events = {
+    usage = "events(name [, n])",
+    summary = "the last n (10) events of a polecat, from the ledger",
+    fn = function(name, n)
+      local r = need_rig(rig)
+      local list = require("gt.polecat").history(r, name, n or 10)
+      local rows = {}
+      for i, e in ipairs(list) do
+        local data = {}
+        for k, v in pairs(e.data) do
+          if type(v) ~= "table" then data[#data + 1] = k .. "=" .. tostring(v) end
+        end
+        table.sort(data)
+        rows[i] = { at = os.date("%Y-%m-%d %H:%M:%S", e.at // 1000), kind = e.kind,
+          data = table.concat(data, " ") }
+      end
+      print_rows({ { "at", "AT" }, { "kind", "EVENT" }, { "data", "DATA" } }, rows)
+      return list
+    end,
+  }
+
+  h.status = {
+    usage = "status(name)",
+    summary = "the safety report of one polecat (gt.safety.classify)",
+    fn = function(name)
+      local r = need_rig(rig)
+      local agent = require("gt.store").agent_get(town:ledger(), r.name, name)
+      if not agent then errors.raise("notfound", "no polecat %s in rig %s", name, r.name) end
+      return require("gt.safety").classify(r, agent)
+    end,
+  }
+
+  h.run = {
+    usage = 'run("polecat list")',
+    summary = "runs a gt command on this town and rig; returns {code, ok, stdout, stderr, json}",
+    fn = function(cmdline)
+      if type(cmdline) ~= "string" then errors.raise("usage", 'run needs a command line, like run("polecat list")') end
+      local argv = { gt.executable }
+      if town then argv[#argv + 1] = "--town"; argv[#argv + 1] = town.root end
+      if rig then argv[#argv + 1] = "--rig"; argv[#argv + 1] = rig.name end
+      local words = {}
+      for w in cmdline:gmatch("%S+") do words[#words + 1] = w end
+      -- Ask for JSON when the command has --json, so the result is data.
+      local commands = require("gt.commands")
+      local json_flag = false
+      for n = #words, 1, -1 do
+        local spec = commands.get(table.concat(words, " ", 1, n))
+        if spec then
+          for _, f in ipairs(spec.flags or {}) do
+            if f[1]:match("%-%-json") then json_flag = true end
+          end
+          break
+        end
+      end
+      for _, w in ipairs(words) do argv[#argv + 1] = w end
+      local has = cmdline:find("--json", 1, true)
+      if json_flag and not has then argv[#argv + 1] = "--json" end
+      local result = errors.checked("run", require("gt.proc").run({ argv = argv }))
+      local out = { code = result.code, ok = result.ok, stdout = result.stdout, stderr = result.stderr }
+      if json_flag and result.ok then out.json = require("gt.json").decode(result.stdout) end
+      return out
+    end,
+  }
+
+  return h
+end
+
+--- The text .help prints.
+function helpers.help(town, rig)
+  local lines = {
+    "objects:",
+    ("  town     %s"):format(town and tostring(town) or "nil (no town: use --town DIR)"),
+    ("  rig      %s"):format(rig and tostring(rig) or "nil (no rig: use --rig NAME)"),
+    "  gt       gt's API: gt.polecat, gt.safety, gt.store, gt.worktree, gt.ledger, ... (Tab completes)",
+    "  rig:polecats(), rig:repo(), rig:lock(name), town:rigs(), town:ledger()",
+    "helpers:",
+  }
+  local h = helpers.make(town, rig)
+  local names = {}
+  for name in pairs(h) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    lines[#lines + 1] = ("  %-22s %s"):format(h[name].usage, h[name].summary)
+  end
+  lines[#lines + 1] = "commands: .help, .exit (or Ctrl-D); Ctrl-C cancels the line being typed"
+  return table.concat(lines, "\n")
+end
+
+return helpers
