@@ -17,9 +17,12 @@ local function is_identifier(s)
   return type(s) == "string" and s:match("^[%a_][%w_]*$") ~= nil and not KEYWORDS[s]
 end
 
+-- Names first, then numbers, then the rest.
+local TYPE_RANK = { string = 1, number = 2, boolean = 3 }
+
 local function key_order(a, b)
   local ta, tb = type(a), type(b)
-  if ta ~= tb then return ta < tb end
+  if ta ~= tb then return (TYPE_RANK[ta] or 4) < (TYPE_RANK[tb] or 4) end
   if ta == "number" or ta == "string" then return a < b end
   return tostring(a) < tostring(b)
 end
@@ -27,9 +30,7 @@ end
 local function scalar(v)
   local t = type(v)
   if t == "string" then return ("%q"):format(v):gsub("\\\n", "\\n") end
-  if t == "number" then
-    return math.type(v) == "integer" and tostring(v) or ("%.14g"):format(v)
-  end
+  if t == "number" then return tostring(v) end
   if t == "function" then
     local info = debug.getinfo(v, "S")
     if info.what == "C" then return "<function (C)>" end
@@ -152,14 +153,15 @@ end
 -- Evaluation ---------------------------------------------------------------------------------
 
 --- Compiles `src` as an expression, else as a statement. Returns the chunk, or nil, the error
---- and whether the input is only incomplete (more lines may finish it).
+--- and whether the input is only incomplete: more lines may finish it, as a statement ("for i
+--- = 1, 3 do") or as an expression ("1 +", where lua.c gives up).
 function repl.compile(src, env)
-  local chunk = load("return " .. src, "=stdin", "t", env)
+  local chunk, expr_err = load("return " .. src, "=stdin", "t", env)
   if chunk then return chunk end
   local err
   chunk, err = load(src, "=stdin", "t", env)
   if chunk then return chunk end
-  return nil, err, err:sub(-5) == "<eof>"
+  return nil, err, err:sub(-5) == "<eof>" or expr_err:sub(-5) == "<eof>"
 end
 
 --- Runs `chunk`; returns true and its results (packed), or false and the error message.
