@@ -57,40 +57,43 @@ end
 --- Formats rows as an aligned table. `columns` is a list of {key, title}; cells are strings.
 --- The last column is not padded. Returns the lines (without trailing newlines).
 function output.table(columns, rows)
-  local widths = {}
-  for i, col in ipairs(columns) do
-    widths[i] = utf8.len(col[2]) or #col[2]
-    for _, row in ipairs(rows) do
-      local cell = tostring(row[col[1]] or "")
-      widths[i] = math.max(widths[i], utf8.len(cell) or #cell)
-    end
+  local ncol = #columns
+  local cells, widths = {}, {}
+  local function width(s)
+    return s:find("[\128-\255]") and (utf8.len(s) or #s) or #s
   end
-  local function line(cells)
-    local parts = {}
-    for i, cell in ipairs(cells) do
-      if i < #cells then
-        parts[i] = cell .. string.rep(" ", widths[i] - (utf8.len(cell) or #cell))
-      else
-        parts[i] = cell
-      end
+  for i, col in ipairs(columns) do widths[i] = width(col[2]) end
+  for r, row in ipairs(rows) do
+    local line = {}
+    for i, col in ipairs(columns) do
+      local cell = tostring(row[col[1]] or "")
+      line[i] = cell
+      local w = width(cell)
+      if w > widths[i] then widths[i] = w end
     end
+    cells[r] = line
+  end
+  local function render(line)
+    local parts = {}
+    for i = 1, ncol - 1 do
+      local cell = line[i]
+      parts[i] = cell .. string.rep(" ", widths[i] - width(cell))
+    end
+    parts[ncol] = line[ncol]
     return (table.concat(parts, "  "):gsub("%s+$", ""))
   end
-  local lines = {}
   local titles = {}
   for i, col in ipairs(columns) do titles[i] = col[2] end
-  lines[1] = output.color("bold", line(titles))
-  for _, row in ipairs(rows) do
-    local cells = {}
-    for i, col in ipairs(columns) do cells[i] = tostring(row[col[1]] or "") end
-    lines[#lines + 1] = line(cells)
-  end
+  local lines = { output.color("bold", render(titles)) }
+  for r = 1, #cells do lines[r + 1] = render(cells[r]) end
   return lines
 end
 
 --- Prints a table made by output.table.
 function output.print_table(columns, rows)
-  for _, l in ipairs(output.table(columns, rows)) do io.stdout:write(l, "\n") end
+  local lines = output.table(columns, rows)
+  lines[#lines + 1] = ""
+  io.stdout:write(table.concat(lines, "\n"))
 end
 
 --- Describes a duration in milliseconds briefly: "42s", "5m", "3h", "2d".

@@ -97,7 +97,8 @@ function store.tx(db, fn, ...)
 end
 
 local function decode(s)
-  local v = s and json.decode(s)
+  if s == nil or s == "{}" or s == "[]" then return {} end -- most rows: skip the parser
+  local v = json.decode(s)
   return type(v) == "table" and v or {}
 end
 
