@@ -258,7 +258,9 @@ function polecat.add(rig, name, opts)
       record.path)
   end
   local pre = polecat.hook_context(ctx)
-  hooks.run("pre_spawn", pre)
+  -- Named like a post_spawn error ("a: pre_spawn hook (file:line): ...").
+  local pre_ok, pre_err = xpcall(hooks.run, errors.handler, "pre_spawn", pre)
+  if not pre_ok then errors.rethrow(pre_err, name) end
   if type(pre.start) ~= "string" or pre.start == "" then
     errors.raise("failure", "pre_spawn hooks set start to %s; it must be a revision", tostring(pre.start))
   end
@@ -421,8 +423,10 @@ function polecat.remove(rig, list, opts)
     if not entry.report.worktree_missing then
       require("gt.trust").load_repo_hooks(entry.agent.worktree, entry.agent.id)
     end
-    hooks.run("pre_remove", remove_context(rig, entry, opts), { scope = entry.agent.id,
-      kind = "refused" })
+    -- Named, as several polecats may be removed at once ("a: pre_remove hook (file:line): ...").
+    local ok, err = xpcall(hooks.run, errors.handler, "pre_remove", remove_context(rig, entry, opts),
+      { scope = entry.agent.id, kind = "refused" })
+    if not ok then errors.rethrow(err, entry.name) end
   end
 
   local unsafe = {}
@@ -485,7 +489,7 @@ function polecat.remove(rig, list, opts)
     local post = remove_context(rig, entry, opts)
     post.salvage = saved and saved.ref
     local ok, err = pcall(hooks.run, "post_remove", post, { scope = agent.id })
-    if not ok then hook_errors[#hook_errors + 1] = tostring(err) end
+    if not ok then hook_errors[#hook_errors + 1] = name .. ": " .. tostring(err) end
   end
   if #hook_errors > 0 then
     results.hook_errors = hook_errors

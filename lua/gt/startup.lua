@@ -2,8 +2,9 @@
 --
 -- Module overrides: a module is looked for in <rig>/.gt/lua, <town>/.gt/lua and
 -- $XDG_CONFIG_HOME/gt/lua before the built-ins, so a user's gt/commands/polecat.lua replaces
--- the built-in one (gt --verbose says which file replaced what). gt.main, gt.locate and
--- gt.startup are loaded before that and cannot be replaced.
+-- the built-in one (gt --verbose says which file replaced what); a broken one is reported, and
+-- the next one (or the built-in) is used. gt.main, gt.locate and gt.startup are loaded before
+-- that and cannot be replaced.
 --
 -- Init files, in this order: $XDG_CONFIG_HOME/gt/init.lua, <town>/.gt/init.lua,
 -- <rig>/.gt/init.lua, each in text mode with an environment of its own (globals it sets stay
@@ -15,7 +16,8 @@ local locate = require("gt.locate")
 
 local startup = {}
 
---- Problems met while loading user code: { path, message } (gt doctor shows them).
+--- Problems met while loading user code: { kind = "init"|"override", path, message } (gt doctor
+--- shows them).
 startup.problems = {}
 
 --- Modules that user folders provide: { module = path } (gt doctor, gt --verbose).
@@ -63,23 +65,49 @@ function startup.folders(flags)
   return folders
 end
 
+--- Records a module override that failed to load or to run, and says so: gt goes on with the
+--- module of the next folder, or the built-in one (a broken override locks no one out either).
+local function override_failed(path, err)
+  local message = require("gt.errors").full_path(tostring(err), path)
+  if not message:find(path, 1, true) then message = path .. ": " .. message end
+  startup.problems[#startup.problems + 1] = { kind = "override", path = path, message = message }
+  io.stderr:write("gt: module override failed, going on without it: ", message, "\n")
+end
+
+--- Loads module `name` through package.searchers, as require does (the failed override is
+--- skipped by then).
+local function load_next(name)
+  for _, search in ipairs(package.searchers) do
+    local loader, extra = search(name)
+    if type(loader) == "function" then return loader(name, extra) end
+  end
+  error(("module '%s' not found"):format(name), 0)
+end
+
 --- Puts a searcher for `dirs` (module roots, first match wins) before gt's built-ins.
 function startup.install_searcher(dirs)
+  local failed = {}
   local function searcher(name)
     local rel = name:gsub("%.", "/") .. ".lua"
     local tried = {}
     for _, dir in ipairs(dirs) do
       local path = dir .. "/" .. rel
-      if fs.stat(path) then
+      if fs.stat(path) and not failed[path] then
         local chunk, err = loadfile(path, "t")
-        if not chunk then
-          error(("error loading module '%s' from %s:\n\t%s"):format(name, path,
-            require("gt.errors").full_path(err, path)), 0)
+        if chunk then
+          startup.overrides[name] = path
+          -- Not through gt.output: that module may be the one being loaded.
+          if startup.verbose then io.stderr:write("gt: module ", name, " comes from ", path, "\n") end
+          return function(...)
+            local ok, mod = pcall(chunk, ...)
+            if ok then return mod end
+            failed[path], startup.overrides[name] = true, nil
+            override_failed(path, mod)
+            return load_next(name)
+          end, path
         end
-        startup.overrides[name] = path
-        -- Not through gt.output: that module may be the one being loaded.
-        if startup.verbose then io.stderr:write("gt: module ", name, " comes from ", path, "\n") end
-        return chunk, path
+        failed[path] = true
+        override_failed(path, err)
       end
       tried[#tried + 1] = "no file '" .. path .. "'"
     end
@@ -112,7 +140,7 @@ function startup.load_init(path)
   commands._restore(saved_commands)
   local message = errors.full_path(tostring(err), path)
   if not message:find(path, 1, true) then message = path .. ": " .. message end
-  startup.problems[#startup.problems + 1] = { path = path, message = message }
+  startup.problems[#startup.problems + 1] = { kind = "init", path = path, message = message }
   io.stderr:write("gt: init file failed, going on without it: ", message, "\n")
   return false
 end

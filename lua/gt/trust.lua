@@ -75,9 +75,10 @@ end
 
 --- Trusts the file at `path` as it is now; returns its real path and SHA-256.
 function trust.add(path)
-  if not fs.stat(path) then errors.raise("notfound", "trust: no file %s", path) end
-  local real = errors.checked("trust", fs.realpath(path))
-  local sha = errors.checked("trust", hash.sha256_file(real))
+  -- No "trust: " in these messages: the command's name comes in front of them already.
+  if not fs.stat(path) then errors.raise("notfound", "no file %s", path) end
+  local real = errors.check(fs.realpath(path))
+  local sha = errors.check(hash.sha256_file(real))
   local list = {}
   for _, e in ipairs(trust.entries()) do
     if e.path ~= real then list[#list + 1] = e end
@@ -87,15 +88,25 @@ function trust.add(path)
   return real, sha
 end
 
---- Withdraws the trust given to `path`; returns how many entries were removed (raises when
---- there were none).
+--- Withdraws the trust given to `path`, and to the same file in the other polecats of its rig
+--- (the trust that covers it, see trust.check); returns how many entries were removed (raises
+--- when there were none). The file may be gone (its polecat removed).
 function trust.revoke(path)
-  local real = fs.realpath(path) or path
+  local real = fs.realpath(path)
+  if not real then
+    -- Entries hold absolute paths: a gone file's relative path starts at the current folder.
+    real = path:sub(1, 1) == "/" and path or (fs.realpath(".") .. "/" .. path:gsub("^%./", ""))
+  end
+  local scope = trust.scope(real)
   local list, removed = {}, 0
   for _, e in ipairs(trust.entries()) do
-    if e.path == real then removed = removed + 1 else list[#list + 1] = e end
+    if e.path == real or trust.scope(e.path) == scope then
+      removed = removed + 1
+    else
+      list[#list + 1] = e
+    end
   end
-  if removed == 0 then errors.raise("notfound", "trust: %s is not trusted", real) end
+  if removed == 0 then errors.raise("notfound", "%s is not trusted", real) end
   save(list)
   return removed
 end
@@ -114,6 +125,8 @@ function trust.load_repo_hooks(worktree, scope)
     return status
   end
   local hooks = require("gt.hooks")
+  local commands = require("gt.commands")
+  local saved_hooks, saved_commands = hooks._snapshot(), commands._snapshot()
   local env = setmetatable({}, { __index = _G })
   local chunk, err = loadfile(real, "t", env)
   local ok = chunk ~= nil
@@ -123,6 +136,9 @@ function trust.load_repo_hooks(worktree, scope)
     hooks._scope = nil
   end
   if not ok then
+    -- "Going on without them": what the file registered before its error is dropped too.
+    hooks._restore(saved_hooks)
+    commands._restore(saved_commands)
     require("gt.output").warn("repository hooks %s failed to load, going on without them: %s", real,
       errors.full_path(tostring(err), real))
     return "failed"

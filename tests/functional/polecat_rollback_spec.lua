@@ -148,7 +148,7 @@ describe("gt polecat add rolls back", function()
       print(ok, e)
     ]], { fx.town })
     assert.equal(0, code, err)
-    assert.matches("^false\tpre_spawn hook %(.-script%.lua:2%): not today, a\n$", out)
+    assert.matches("^false\ta: pre_spawn hook %(.-script%.lua:2%): not today, a\n$", out)
     -- The hook runs under the polecat's lock: its file is all that is left.
     assert.same(before, witness.snapshot(fx, { "/.gt/locks/polecat-a.lock" }))
     assert.is_nil(witness.agent(fx, "a"))

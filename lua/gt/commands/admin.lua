@@ -108,16 +108,16 @@ return {
   {
     name = "doctor",
     summary = "Check user code, the ledger, the disk and git's records; --fix finishes interrupted work.",
-    description = "Reports init files that failed to load, repository hook files that are not " ..
-      "trusted, interrupted commands, polecats whose worktree is gone, git worktree records and " ..
-      "folders that belong to no polecat. --fix finishes or rolls back interrupted commands. " ..
+    description = "Reports init files and module overrides that failed to load, repository " ..
+      "hook files that are not trusted, interrupted commands, polecats whose worktree is gone, " ..
+      "git worktree records and folders that belong to no polecat. --fix finishes or rolls back interrupted commands. " ..
       "Exits 1 when anything is left to fix.",
     flags = { { "--fix", "Finish or roll back interrupted commands." }, { "--json", "Print JSON." } },
     run = function(cmd)
       local startup = require("gt.startup")
       local problems = {}
       for _, p in ipairs(startup.problems) do
-        problems[#problems + 1] = { kind = "init", path = p.path, message = p.message, fixed = false }
+        problems[#problems + 1] = { kind = p.kind, path = p.path, message = p.message, fixed = false }
       end
       local ok_town, town = pcall(require("gt.town").find, cmd.args.town)
       if ok_town then

@@ -154,7 +154,7 @@ return {
         end
       end
       if results.hook_errors then
-        for _, e in ipairs(results.hook_errors) do io.stderr:write("gt: ", e, "\n") end
+        for _, e in ipairs(results.hook_errors) do io.stderr:write("gt: polecat remove: ", e, "\n") end
         return 1
       end
       return 0
