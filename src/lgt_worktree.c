@@ -654,6 +654,29 @@ static int r_status(lua_State *L)
 	return 1;
 }
 
+/* Starts a walk, newest first, from the commit `spec` names, hiding the refs matching
+** `hide_glob` (NULL: none). Returns 0, or pushes nil, err, code and returns 3. */
+static int start_walk(lua_State *L, git_revwalk **walk, git_repository *repo, const char *spec,
+		      const char *hide_glob)
+{
+	git_oid oid;
+	int error = resolve_commit(&oid, repo, spec);
+	*walk = NULL;
+	if (error == 0)
+		error = git_revwalk_new(walk, repo);
+	if (error == 0)
+		error = git_revwalk_push(*walk, &oid);
+	if (error == 0 && hide_glob != NULL)
+		error = git_revwalk_hide_glob(*walk, hide_glob);
+	if (error < 0) {
+		git_revwalk_free(*walk);
+		*walk = NULL;
+		return fail_git(L, error, spec);
+	}
+	git_revwalk_sorting(*walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+	return 0;
+}
+
 /* repo:commits_not_on(spec, glob [, limit = 100]) -> {{oid, summary}...}, total | nil, err,
 ** code. Lists commits reachable from spec and from no ref matching glob (for example
 ** refs/remotes/ followed by a star: commits on no remote-tracking branch), newest first; the list
@@ -664,22 +687,12 @@ static int r_commits_not_on(lua_State *L)
 	const char *spec = luaL_checkstring(L, 2);
 	const char *glob = luaL_checkstring(L, 3);
 	lua_Integer limit = luaL_optinteger(L, 4, 100);
-	git_revwalk *walk = NULL;
+	git_revwalk *walk;
 	git_oid oid;
 	lua_Integer total = 0;
-	int error = resolve_commit(&oid, repo, spec);
-	if (error < 0)
-		return fail_git(L, error, spec);
-	error = git_revwalk_new(&walk, repo);
-	if (error == 0)
-		error = git_revwalk_push(walk, &oid);
-	if (error == 0)
-		error = git_revwalk_hide_glob(walk, glob);
-	if (error < 0) {
-		git_revwalk_free(walk);
-		return fail_git(L, error, spec);
-	}
-	git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+	int error;
+	if (start_walk(L, &walk, repo, spec, glob) != 0)
+		return 3;
 	lua_newtable(L);
 	while ((error = git_revwalk_next(&oid, walk)) == 0) {
 		git_commit *commit = NULL;
@@ -710,20 +723,12 @@ static int r_log(lua_State *L)
 	git_repository *repo = checkrepo(L);
 	const char *spec = luaL_checkstring(L, 2);
 	lua_Integer limit = luaL_optinteger(L, 3, 100);
-	git_revwalk *walk = NULL;
+	git_revwalk *walk;
 	git_oid oid;
 	lua_Integer n = 0;
-	int error = resolve_commit(&oid, repo, spec);
-	if (error < 0)
-		return fail_git(L, error, spec);
-	error = git_revwalk_new(&walk, repo);
-	if (error == 0)
-		error = git_revwalk_push(walk, &oid);
-	if (error < 0) {
-		git_revwalk_free(walk);
-		return fail_git(L, error, spec);
-	}
-	git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+	int error = 0;
+	if (start_walk(L, &walk, repo, spec, NULL) != 0)
+		return 3;
 	lua_newtable(L);
 	while (n < limit && (error = git_revwalk_next(&oid, walk)) == 0) {
 		git_commit *commit = NULL;
@@ -1076,7 +1081,7 @@ static int r_ref_lookup(lua_State *L)
 	return 1;
 }
 
-/* repo:refs([glob]) -> {{name, oid}...} sorted by name (symbolic refs are skipped). */
+/* repo:refs([glob]) -> {{name, oid}...}, in no set order (symbolic refs are skipped). */
 static int r_refs(lua_State *L)
 {
 	git_repository *repo = checkrepo(L);

@@ -10,8 +10,10 @@ cli.description = "gt manages polecats: workers that each get a git worktree on 
 
 local TARGETS = { "_cmd1", "_cmd2", "_cmd3" }
 
---- Builds the parser. Returns it and a map from command name to its argparse command.
-function cli.build()
+--- Builds the parser, with every command or, when `only` is given, with the commands whose
+--- first word it is (what a run of one command needs: building all of them costs more than
+--- parsing). Returns it and a map from command name to its argparse command.
+function cli.build(only)
   commands.load_builtins()
   -- cli.run, not the parser, insists on a command, so that `gt --version` needs none.
   local parser = argparse("gt", cli.description)
@@ -43,6 +45,7 @@ function cli.build()
   end
 
   for _, spec in ipairs(commands.all()) do
+    if only and spec.name:match("^[^ ]+") ~= only then goto next_spec end
     local node = group(spec.name)
     node:summary(spec.summary)
     node:description(spec.description or spec.summary)
@@ -58,6 +61,7 @@ function cli.build()
       if o.default then opt:default(o.default) end
     end
     for _, f in ipairs(spec.flags or {}) do node:flag(f[1], f[2]) end
+    ::next_spec::
   end
 
   -- help and completion are commands of their own, generated from the same parser.
@@ -90,9 +94,28 @@ local function show_help(parser, nodes, words)
   return 0
 end
 
+--- The first word of the command in `argv` when it names registered commands, else nil.
+local function command_word(argv)
+  local i = 1
+  while i <= #argv do
+    local a = argv[i]
+    if a == "--town" or a == "--rig" then
+      i = i + 2
+    elseif a:sub(1, 1) == "-" then
+      i = i + 1
+    else
+      for _, spec in ipairs(commands.all()) do
+        if spec.name:match("^[^ ]+") == a then return a end
+      end
+      return nil
+    end
+  end
+  return nil
+end
+
 --- Parses `argv` and runs the command. Returns the exit status; raises gt errors.
 function cli.run(argv)
-  local parser, nodes = cli.build()
+  local parser, nodes = cli.build(command_word(argv))
   if #argv == 0 then
     io.stderr:write(parser:get_help(), "\n")
     return errors.exit.usage

@@ -59,31 +59,44 @@ end
 function output.table(columns, rows)
   local ncol = #columns
   local cells, widths = {}, {}
+  local wide = false -- a cell with multi-byte characters: pad by characters, not bytes
   local function width(s)
-    return s:find("[\128-\255]") and (utf8.len(s) or #s) or #s
+    if s:find("[\128-\255]") then wide = true; return utf8.len(s) or #s end
+    return #s
   end
-  for i, col in ipairs(columns) do widths[i] = width(col[2]) end
+  local titles = {}
+  for i, col in ipairs(columns) do titles[i] = col[2]; widths[i] = width(col[2]) end
   for r, row in ipairs(rows) do
     local line = {}
-    for i, col in ipairs(columns) do
-      local cell = tostring(row[col[1]] or "")
+    for i = 1, ncol do
+      local cell = tostring(row[columns[i][1]] or "")
       line[i] = cell
       local w = width(cell)
       if w > widths[i] then widths[i] = w end
     end
     cells[r] = line
   end
-  local function render(line)
-    local parts = {}
-    for i = 1, ncol - 1 do
-      local cell = line[i]
-      parts[i] = cell .. string.rep(" ", widths[i] - width(cell))
+  local render
+  if wide then
+    render = function(line)
+      local parts = {}
+      for i = 1, ncol - 1 do
+        parts[i] = line[i] .. string.rep(" ", widths[i] - (utf8.len(line[i]) or #line[i]))
+      end
+      parts[ncol] = line[ncol]
+      return (table.concat(parts, "  "):gsub("%s+$", ""))
     end
-    parts[ncol] = line[ncol]
-    return (table.concat(parts, "  "):gsub("%s+$", ""))
+  else
+    local spec = {}
+    for i = 1, ncol - 1 do spec[i] = "%-" .. widths[i] .. "s" end
+    spec[ncol] = "%s"
+    local fmt = table.concat(spec, "  ")
+    render = function(line)
+      local s = fmt:format(table.unpack(line, 1, ncol))
+      if s:byte(-1) == 32 then s = s:gsub("%s+$", "") end
+      return s
+    end
   end
-  local titles = {}
-  for i, col in ipairs(columns) do titles[i] = col[2] end
   local lines = { output.color("bold", render(titles)) }
   for r = 1, #cells do lines[r + 1] = render(cells[r]) end
   return lines

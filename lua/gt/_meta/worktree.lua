@@ -234,7 +234,7 @@ function Repo:ref_create(name, oid, opts) end
 ---@return string? code
 function Repo:ref_lookup(name) end
 
---- Lists direct refs, all or those matching `glob`.
+--- Lists direct refs, all or those matching `glob`, in no set order.
 ---@return {name: string, oid: string}[]? refs
 ---@return string? err
 ---@return string? code
