@@ -10,6 +10,14 @@ local function need_rig(rig)
   return rig
 end
 
+--- Marks a helper's result, already shown as a table, to print as one line in the REPL
+--- ("(2 polecats)") while staying a plain list to index.
+local function shown(list, what)
+  return setmetatable(list, { __tostring = function(t)
+    return ("(%d %s)"):format(#t, what)
+  end })
+end
+
 local function print_rows(columns, rows)
   if #rows == 0 then
     io.stdout:write("(none)\n")
@@ -40,7 +48,7 @@ function helpers.make(town, rig)
       end
       print_rows({ { "name", "NAME" }, { "state", "STATE" }, { "safety", "SAFETY" },
         { "branch", "BRANCH" } }, rows)
-      return rows
+      return shown(rows, "polecats")
     end,
   }
 
@@ -61,7 +69,7 @@ function helpers.make(town, rig)
           data = table.concat(data, " ") }
       end
       print_rows({ { "at", "AT" }, { "kind", "EVENT" }, { "data", "DATA" } }, rows)
-      return list
+      return shown(list, "events")
     end,
   }
 
