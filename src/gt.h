@@ -40,9 +40,9 @@ void gt_runtime_open(lua_State *L, int argc, char **argv);
 ** stable string such as "ENOTFOUND"; gt_pushfail pushes those three values and returns 3.
 */
 int gt_pushfail(lua_State *L, const char *code, const char *fmt, ...);
-const char *gt_errno_code(int err);  /* errno value -> code */
-const char *gt_git_code(int error);  /* libgit2 return value -> code */
-const char *gt_sqlite_code(int rc);  /* sqlite result code -> code */
+const char *gt_errno_code(int err); /* errno value -> code */
+const char *gt_git_code(int error); /* libgit2 return value -> code */
+const char *gt_sqlite_code(int rc); /* sqlite result code -> code */
 
 /* Reads an optional integer field of the options table at index `opts` (0 = no table). */
 lua_Integer gt_optfield_integer(lua_State *L, int opts, const char *field, lua_Integer def);

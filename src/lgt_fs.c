@@ -301,7 +301,8 @@ static int fs_copy_file(lua_State *L)
 		errno = err;
 		return fail_errno(L, src);
 	}
-	out = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL), st.st_mode & 07777);
+	out = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL),
+		   st.st_mode & 07777);
 	if (out < 0) {
 		err = errno;
 		close(in);
@@ -323,18 +324,18 @@ static int fs_copy_file(lua_State *L)
 }
 
 static const luaL_Reg funcs[] = {
-	{"stat", fs_stat},
-	{"lstat", fs_lstat},
-	{"realpath", fs_realpath},
-	{"cwd", fs_cwd},
-	{"mkdir", fs_mkdir},
-	{"mkdir_p", fs_mkdir_p},
-	{"rmdir", fs_rmdir},
-	{"dir", fs_dir},
-	{"remove_tree", fs_remove_tree},
-	{"chdir", fs_chdir},
-	{"copy_file", fs_copy_file},
-	{NULL, NULL},
+    {"stat", fs_stat},
+    {"lstat", fs_lstat},
+    {"realpath", fs_realpath},
+    {"cwd", fs_cwd},
+    {"mkdir", fs_mkdir},
+    {"mkdir_p", fs_mkdir_p},
+    {"rmdir", fs_rmdir},
+    {"dir", fs_dir},
+    {"remove_tree", fs_remove_tree},
+    {"chdir", fs_chdir},
+    {"copy_file", fs_copy_file},
+    {NULL, NULL},
 };
 
 int luaopen_gt_fs(lua_State *L)

@@ -23,9 +23,9 @@
 
 #include "gt.h"
 
-#define LEDGER_TYPE "gt.Ledger"
+#define LEDGER_TYPE    "gt.Ledger"
 #define STATEMENT_TYPE "gt.Statement"
-#define ROWS_TYPE "gt.Rows"
+#define ROWS_TYPE      "gt.Rows"
 
 typedef struct {
 	sqlite3 *db; /* NULL once closed */
@@ -244,12 +244,8 @@ static void bind_value(lua_State *L, sqlite3_stmt *stmt, int i, int idx, int arg
 {
 	int rc;
 	switch (lua_type(L, idx)) {
-	case LUA_TNIL:
-		rc = sqlite3_bind_null(stmt, i);
-		break;
-	case LUA_TBOOLEAN:
-		rc = sqlite3_bind_int(stmt, i, lua_toboolean(L, idx));
-		break;
+	case LUA_TNIL: rc = sqlite3_bind_null(stmt, i); break;
+	case LUA_TBOOLEAN: rc = sqlite3_bind_int(stmt, i, lua_toboolean(L, idx)); break;
 	case LUA_TNUMBER:
 		if (lua_isinteger(L, idx))
 			rc = sqlite3_bind_int64(stmt, i, (sqlite3_int64)lua_tointeger(L, idx));
@@ -301,8 +297,9 @@ static void bind_params(lua_State *L, sqlite3_stmt *stmt, int first, int last)
 		return;
 	}
 	if (last - first + 1 > count)
-		luaL_argerror(L, first + count,
-			      lua_pushfstring(L, "more values than the statement's %d parameters", count));
+		luaL_argerror(
+		    L, first + count,
+		    lua_pushfstring(L, "more values than the statement's %d parameters", count));
 	for (i = first; i <= last; i++)
 		bind_value(L, stmt, i - first + 1, i, i, 0);
 }
@@ -341,8 +338,7 @@ static void push_row(lua_State *L, sqlite3_stmt *stmt)
 			lua_pushlstring(L, p ? (const char *)p : "", p ? (size_t)len : 0);
 			break;
 		}
-		default:
-			continue;
+		default: continue;
 		}
 		name = sqlite3_column_name(stmt, i);
 		if (name == NULL)
@@ -472,9 +468,9 @@ static int ledger_open(lua_State *L)
 	lg->busy_timeout_ms = (int)timeout;
 	memcpy(lg->path, path, len + 1);
 	luaL_setmetatable(L, LEDGER_TYPE);
-	rc = sqlite3_open_v2(path, &lg->db,
-			     readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-			     NULL);
+	rc = sqlite3_open_v2(
+	    path, &lg->db,
+	    readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc == SQLITE_OK)
 		rc = configure(lg, synchronous, readonly, mode, sizeof mode);
 	if (rc == SQLITE_OK)
@@ -702,9 +698,10 @@ static int l_migrate(lua_State *L)
 	for (i = 1; i <= n; i++) {
 		int t = lua_geti(L, 2, i);
 		if (t != LUA_TSTRING && t != LUA_TFUNCTION)
-			luaL_argerror(L, 2,
-				      lua_pushfstring(L, "migration %I is a %s, expected string or function",
-						      i, lua_typename(L, t)));
+			luaL_argerror(
+			    L, 2,
+			    lua_pushfstring(L, "migration %I is a %s, expected string or function",
+					    i, lua_typename(L, t)));
 		lua_pop(L, 1);
 	}
 	check_no_tx(L, lg);
@@ -862,55 +859,36 @@ static int st_tostring(lua_State *L)
 }
 
 static const luaL_Reg funcs[] = {
-	{"open", ledger_open},
-	{"sqlite_version", ledger_sqlite_version},
-	{NULL, NULL},
+    {"open", ledger_open},
+    {"sqlite_version", ledger_sqlite_version},
+    {NULL, NULL},
 };
 
 static const luaL_Reg methods[] = {
-	{"exec", l_exec},
-	{"rows", l_rows},
-	{"row", l_row},
-	{"prepare", l_prepare},
-	{"changes", l_changes},
-	{"last_insert_id", l_last_insert_id},
-	{"tx", l_tx},
-	{"migrate", l_migrate},
-	{"user_version", l_user_version},
-	{"close", l_close},
-	{"path", l_path},
-	{NULL, NULL},
+    {"exec", l_exec},       {"rows", l_rows},       {"row", l_row},
+    {"prepare", l_prepare}, {"changes", l_changes}, {"last_insert_id", l_last_insert_id},
+    {"tx", l_tx},           {"migrate", l_migrate}, {"user_version", l_user_version},
+    {"close", l_close},     {"path", l_path},       {NULL, NULL},
 };
 
 static const luaL_Reg metamethods[] = {
-	{"__index", NULL}, /* placeholder */
-	{"__gc", l_gc},
-	{"__close", l_gc},
-	{"__tostring", l_tostring},
-	{NULL, NULL},
+    {"__index", NULL}, /* placeholder */
+    {"__gc", l_gc},    {"__close", l_gc}, {"__tostring", l_tostring}, {NULL, NULL},
 };
 
 static const luaL_Reg statement_methods[] = {
-	{"bind", st_bind},
-	{"step", st_step},
-	{"exec", st_exec},
-	{"rows", st_rows},
-	{"reset", st_reset},
-	{"finalize", st_finalize},
-	{NULL, NULL},
+    {"bind", st_bind},   {"step", st_step},         {"exec", st_exec}, {"rows", st_rows},
+    {"reset", st_reset}, {"finalize", st_finalize}, {NULL, NULL},
 };
 
 static const luaL_Reg statement_metamethods[] = {
-	{"__index", NULL}, /* placeholder */
-	{"__gc", st_gc},
-	{"__close", st_gc},
-	{"__tostring", st_tostring},
-	{NULL, NULL},
+    {"__index", NULL}, /* placeholder */
+    {"__gc", st_gc},   {"__close", st_gc}, {"__tostring", st_tostring}, {NULL, NULL},
 };
 
 static const luaL_Reg rows_metamethods[] = {
-	{"__close", rows_close},
-	{NULL, NULL},
+    {"__close", rows_close},
+    {NULL, NULL},
 };
 
 static void createmeta(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *meth)

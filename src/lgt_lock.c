@@ -99,8 +99,8 @@ static int busy(lua_State *L, int fd, const char *path)
 		pid = lua_tointeger(L, -3);
 		since = lua_tointeger(L, -2);
 		what = lua_isstring(L, -1) ? lua_tostring(L, -1) : "?";
-		return gt_pushfail(L, "ELOCKED", "lock busy: held by pid %I (%s) for %Is", pid, what,
-				   (lua_Integer)((now_ms(CLOCK_REALTIME) - since) / 1000));
+		return gt_pushfail(L, "ELOCKED", "lock busy: held by pid %I (%s) for %Is", pid,
+				   what, (lua_Integer)((now_ms(CLOCK_REALTIME) - since) / 1000));
 	}
 	return gt_pushfail(L, "ELOCKED", "lock busy: %s is held by another process", path);
 }
@@ -112,8 +112,8 @@ static void write_holder(int fd, const char *what)
 	int n;
 	gethostname(host, sizeof host - 1);
 	host[sizeof host - 1] = '\0';
-	n = snprintf(buf, sizeof buf, "pid %ld\nwhat %s\nsince %lld\nhost %s\n", (long)getpid(), what,
-		     now_ms(CLOCK_REALTIME), host);
+	n = snprintf(buf, sizeof buf, "pid %ld\nwhat %s\nsince %lld\nhost %s\n", (long)getpid(),
+		     what, now_ms(CLOCK_REALTIME), host);
 	if (n > (int)sizeof buf - 1)
 		n = (int)sizeof buf - 1;
 	/* The holder lines are information only: a failed write does not weaken the lock. */
@@ -159,8 +159,9 @@ static int acquire(lua_State *L, lua_Integer default_timeout)
 		return gt_pushfail(L, gt_errno_code(errno), "%s: %s", path, strerror(errno));
 	if (lock_fd(lk->fd, timeout) != 0) {
 		int err = errno;
-		int n = (err == EWOULDBLOCK) ? busy(L, lk->fd, path)
-					     : gt_pushfail(L, gt_errno_code(err), "%s: %s", path, strerror(err));
+		int n = (err == EWOULDBLOCK)
+			    ? busy(L, lk->fd, path)
+			    : gt_pushfail(L, gt_errno_code(err), "%s: %s", path, strerror(err));
 		close(lk->fd);
 		lk->fd = -1;
 		return n;
@@ -234,24 +235,21 @@ static int l_tostring(lua_State *L)
 }
 
 static const luaL_Reg funcs[] = {
-	{"acquire", lock_acquire},
-	{"try", lock_try},
-	{"holder", lock_holder},
-	{NULL, NULL},
+    {"acquire", lock_acquire},
+    {"try", lock_try},
+    {"holder", lock_holder},
+    {NULL, NULL},
 };
 
 static const luaL_Reg methods[] = {
-	{"release", l_release},
-	{"path", l_path},
-	{NULL, NULL},
+    {"release", l_release},
+    {"path", l_path},
+    {NULL, NULL},
 };
 
 static const luaL_Reg metamethods[] = {
-	{"__index", NULL}, /* placeholder */
-	{"__gc", l_gc},
-	{"__close", l_gc},
-	{"__tostring", l_tostring},
-	{NULL, NULL},
+    {"__index", NULL}, /* placeholder */
+    {"__gc", l_gc},    {"__close", l_gc}, {"__tostring", l_tostring}, {NULL, NULL},
 };
 
 static void createmeta(lua_State *L)

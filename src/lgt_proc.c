@@ -27,14 +27,14 @@
 
 #include "gt.h"
 
-#define RUN_TYPE "gt.ProcRun"
-#define CHUNK (64 * 1024)    /* bytes read or written at a time */
-#define KILL_AFTER_MS 1000   /* SIGTERM, then SIGKILL this much later */
-#define DEFAULT_PATH "/usr/bin:/bin"
+#define RUN_TYPE      "gt.ProcRun"
+#define CHUNK         (64 * 1024) /* bytes read or written at a time */
+#define KILL_AFTER_MS 1000        /* SIGTERM, then SIGKILL this much later */
+#define DEFAULT_PATH  "/usr/bin:/bin"
 
 extern char **environ;
 
-enum { IN, OUT, ERR }; /* the child's standard streams */
+enum { IN, OUT, ERR };                                       /* the child's standard streams */
 enum { S_NULL, S_STRING, S_INHERIT, S_CAPTURE, S_CALLBACK }; /* modes; stdin's: the first three */
 /* The step the child failed at, and its name in messages. */
 enum { STEP_SETPGID = 1, STEP_SIGNALS, STEP_DUP, STEP_CHDIR, STEP_EXEC };
@@ -54,23 +54,23 @@ typedef struct {
 
 /* Everything one run owns. Created clean before anything is acquired; run_release undoes it all. */
 typedef struct {
-	pid_t pid;         /* the child until it is reaped, else -1 */
-	int fd[3];         /* gt's ends of the stdin, stdout and stderr pipes, -1 when closed */
-	int child_fd[3];   /* the child's ends (or /dev/null), closed in gt after the fork */
-	int report_fd[2];  /* the child's failure report: read end, write end */
-	Buf buf[3];        /* stdout and stderr: captured data, or the read area for callbacks */
+	pid_t pid;        /* the child until it is reaped, else -1 */
+	int fd[3];        /* gt's ends of the stdin, stdout and stderr pipes, -1 when closed */
+	int child_fd[3];  /* the child's ends (or /dev/null), closed in gt after the fork */
+	int report_fd[2]; /* the child's failure report: read end, write end */
+	Buf buf[3];       /* stdout and stderr: captured data, or the read area for callbacks */
 } Run;
 
 /* The run's settings, read from the options before anything is acquired. */
 typedef struct {
-	const char *const *argv; /* NULL-terminated */
-	const char *const *envp; /* NULL-terminated */
+	const char *const *argv;  /* NULL-terminated */
+	const char *const *envp;  /* NULL-terminated */
 	const char *const *paths; /* where to look for argv[0], NULL-terminated */
 	const char *cwd;
 	const char *input; /* stdin data */
 	size_t input_len;
 	int mode[3];
-	int callback[3];    /* stack index of the stdout/stderr callbacks */
+	int callback[3];        /* stack index of the stdout/stderr callbacks */
 	lua_Integer timeout_ms; /* LUA_MAXINTEGER: none */
 } Spec;
 
@@ -176,8 +176,8 @@ static void buf_reserve(lua_State *L, Buf *b)
 
 /* ---- reading the options ---- */
 
-static const char *const option_names[] = {"argv", "cwd", "env", "clear_env", "stdin", "stdout",
-					   "stderr", "timeout_ms", NULL};
+static const char *const option_names[] = {"argv",   "cwd",    "env",        "clear_env", "stdin",
+					   "stdout", "stderr", "timeout_ms", NULL};
 
 static void check_option_names(lua_State *L)
 {
@@ -224,8 +224,9 @@ static const char *const *read_argv(lua_State *L)
 	for (lua_Integer i = 1; i <= n; i++) {
 		lua_rawgeti(L, -2, i);
 		if (lua_type(L, -1) != LUA_TSTRING)
-			luaL_argerror(L, 1, lua_pushfstring(L, "argv[%I] must be a string, got %s", i,
-							    luaL_typename(L, -1)));
+			luaL_argerror(L, 1,
+				      lua_pushfstring(L, "argv[%I] must be a string, got %s", i,
+						      luaL_typename(L, -1)));
 		argv[i - 1] = check_cstring(L, -1, "argv");
 		lua_pop(L, 1);
 	}
@@ -246,7 +247,8 @@ static const char *read_env(lua_State *L)
 			if (eq == NULL)
 				continue;
 			lua_pushlstring(L, *e, (size_t)(eq - *e));
-			if (lua_rawget(L, -2) == LUA_TNIL) { /* the first of duplicates wins, as getenv */
+			if (lua_rawget(L, -2) ==
+			    LUA_TNIL) { /* the first of duplicates wins, as getenv */
 				lua_pushlstring(L, *e, (size_t)(eq - *e));
 				lua_pushstring(L, *e);
 				lua_rawset(L, -4);
@@ -263,7 +265,9 @@ static const char *read_env(lua_State *L)
 				luaL_argerror(L, 1, "'env' keys must be strings");
 			name = check_cstring(L, -2, "env");
 			if (name[0] == '\0' || strchr(name, '=') != NULL)
-				luaL_argerror(L, 1, lua_pushfstring(L, "bad environment variable name '%s'", name));
+				luaL_argerror(
+				    L, 1,
+				    lua_pushfstring(L, "bad environment variable name '%s'", name));
 			lua_pushvalue(L, -2);
 			if (lua_type(L, -2) == LUA_TSTRING) {
 				const char *value = check_cstring(L, -2, "env");
@@ -273,8 +277,10 @@ static const char *read_env(lua_State *L)
 			} else if (lua_type(L, -2) == LUA_TBOOLEAN && !lua_toboolean(L, -2)) {
 				lua_pushnil(L);
 			} else {
-				luaL_argerror(L, 1, lua_pushfstring(L, "env.%s must be a string or false, got %s",
-								    name, luaL_typename(L, -2)));
+				luaL_argerror(
+				    L, 1,
+				    lua_pushfstring(L, "env.%s must be a string or false, got %s",
+						    name, luaL_typename(L, -2)));
 			}
 			lua_rawset(L, -6); /* merged[name] = "name=value" or nil */
 			lua_pop(L, 1);
@@ -350,7 +356,8 @@ static int read_output_mode(lua_State *L, const char *field, int *callback)
 		return S_CAPTURE;
 	}
 	if (type == LUA_TFUNCTION) {
-		*callback = lua_gettop(L); /* stays on the stack, out of reach of the callback's changes */
+		*callback =
+		    lua_gettop(L); /* stays on the stack, out of reach of the callback's changes */
 		return S_CALLBACK;
 	}
 	if (type == LUA_TSTRING && strcmp(lua_tostring(L, -1), "capture") == 0) {
@@ -361,8 +368,9 @@ static int read_output_mode(lua_State *L, const char *field, int *callback)
 		lua_pop(L, 1);
 		return S_INHERIT;
 	}
-	return luaL_error(L, "bad option '%s' (\"capture\", \"inherit\" or a function expected, got %s)",
-			  field, type == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1));
+	return luaL_error(
+	    L, "bad option '%s' (\"capture\", \"inherit\" or a function expected, got %s)", field,
+	    type == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1));
 }
 
 /* Reads opts (at index 1) into spec, leaving on the stack what spec's pointers point into. */
@@ -379,19 +387,18 @@ static void read_spec(lua_State *L, Spec *spec)
 	}
 	spec->timeout_ms = gt_optfield_integer(L, 1, "timeout_ms", LUA_MAXINTEGER);
 	luaL_argcheck(L, spec->timeout_ms > 0, 1, "timeout_ms must be > 0");
-	path = read_env(L); /* [..., merged] */
-	spec->envp = env_vector(L);   /* [..., merged, envp] */
+	path = read_env(L);         /* [..., merged] */
+	spec->envp = env_vector(L); /* [..., merged, envp] */
 	push_candidates(L, spec->argv[0], path);
 	spec->paths = table_vector(L); /* [..., merged, envp, candidates, paths] */
 	switch (lua_getfield(L, 1, "stdin")) {
-	case LUA_TNIL:
-		spec->mode[IN] = S_NULL;
-		break;
+	case LUA_TNIL: spec->mode[IN] = S_NULL; break;
 	case LUA_TSTRING:
-		spec->input = lua_tolstring(L, -1, &spec->input_len); /* anchored by this stack slot */
+		spec->input =
+		    lua_tolstring(L, -1, &spec->input_len); /* anchored by this stack slot */
 		spec->mode[IN] = (spec->input_len == 7 && memcmp(spec->input, "inherit", 7) == 0)
-					 ? S_INHERIT
-					 : S_STRING;
+				     ? S_INHERIT
+				     : S_STRING;
 		break;
 	default:
 		luaL_error(L, "bad option 'stdin' (string expected, got %s)", luaL_typename(L, -1));
@@ -423,7 +430,8 @@ static void child_exec(const Run *run, const Spec *spec)
 	memset(&dfl, 0, sizeof dfl);
 	dfl.sa_handler = SIG_DFL;
 	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, &dfl, NULL) != 0 && errno != EINVAL)
+		if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, &dfl, NULL) != 0 &&
+		    errno != EINVAL)
 			child_fail(report, STEP_SIGNALS, errno);
 	if (sigemptyset(&none) != 0 || sigprocmask(SIG_SETMASK, &none, NULL) != 0)
 		child_fail(report, STEP_SIGNALS, errno);
@@ -440,18 +448,13 @@ static void child_exec(const Run *run, const Spec *spec)
 	for (const char *const *p = spec->paths; *p != NULL; p++) {
 		execve(*p, (char *const *)spec->argv, (char *const *)spec->envp);
 		switch (errno) {
-		case EACCES:
-			denied = 1;
-			break;
+		case EACCES: denied = 1; break;
 		case ENOENT:
 		case ENOTDIR:
 		case ESTALE:
 		case ENODEV:
-		case ETIMEDOUT:
-			err = errno;
-			break;
-		default:
-			child_fail(report, STEP_EXEC, errno);
+		case ETIMEDOUT: err = errno; break;
+		default: child_fail(report, STEP_EXEC, errno);
 		}
 	}
 	child_fail(report, STEP_EXEC, denied ? EACCES : err);
@@ -540,7 +543,8 @@ static ssize_t write_nosigpipe(int fd, const char *data, size_t len)
 static void feed_stdin(Run *run, const Spec *spec, size_t *written)
 {
 	size_t left = spec->input_len - *written;
-	ssize_t n = write_nosigpipe(run->fd[IN], spec->input + *written, left < CHUNK ? left : CHUNK);
+	ssize_t n =
+	    write_nosigpipe(run->fd[IN], spec->input + *written, left < CHUNK ? left : CHUNK);
 	if (n > 0)
 		*written += (size_t)n;
 	else if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -582,7 +586,7 @@ struct ending {
 	long long kill_at; /* when SIGKILL follows; 0: no SIGTERM sent yet */
 	int killed;        /* SIGKILL was sent */
 	int timed_out;
-	int status;        /* from waitpid */
+	int status; /* from waitpid */
 };
 
 static void terminate(Run *run, struct ending *end, long long now)
@@ -634,7 +638,8 @@ static int collect(lua_State *L, Run *run, const Spec *spec, struct ending *end,
 			}
 			if (r < 0 && errno != EINTR) {
 				if (errno == ECHILD)
-					run->pid = -1; /* reaped elsewhere (SIGCHLD ignored): nothing to kill */
+					run->pid =
+					    -1; /* reaped elsewhere (SIGCHLD ignored): nothing to kill */
 				*what = "waitpid";
 				return -1;
 			}
@@ -770,9 +775,11 @@ static int proc_run(lua_State *L)
 	}
 	run->report_fd[0] = run->report_fd[1] = -1;
 	luaL_setmetatable(L, RUN_TYPE);
-	lua_toclose(L, -1); /* on any error (out of memory, an interrupt), __close kills, reaps, frees */
+	lua_toclose(
+	    L, -1); /* on any error (out of memory, an interrupt), __close kills, reaps, frees */
 	n = spawn(L, run, &spec);
-	run_release(run); /* here too, not only in __close: gt's interrupt hook may raise on that call */
+	run_release(
+	    run); /* here too, not only in __close: gt's interrupt hook may raise on that call */
 	return n;
 }
 
@@ -802,15 +809,15 @@ static int proc_which(lua_State *L)
 }
 
 static const luaL_Reg funcs[] = {
-	{"run", proc_run},
-	{"which", proc_which},
-	{NULL, NULL},
+    {"run", proc_run},
+    {"which", proc_which},
+    {NULL, NULL},
 };
 
 static const luaL_Reg metamethods[] = {
-	{"__gc", run_gc},
-	{"__close", run_gc},
-	{NULL, NULL},
+    {"__gc", run_gc},
+    {"__close", run_gc},
+    {NULL, NULL},
 };
 
 static void createmeta(lua_State *L)

@@ -158,7 +158,8 @@ static int l_read(lua_State *L)
 	reading_L = NULL;
 	sigaction(SIGINT, &old, NULL);
 	if (failed)
-		return gt_pushfail(L, gt_errno_code(failed), "reading the terminal: %s", strerror(failed));
+		return gt_pushfail(L, gt_errno_code(failed), "reading the terminal: %s",
+				   strerror(failed));
 	if (cancelled) {
 		lua_pushboolean(L, 0);
 		return 1;
@@ -230,13 +231,13 @@ static int l_set_completer(lua_State *L)
 }
 
 static const luaL_Reg funcs[] = {
-	{"read", l_read},
-	{"add_history", l_add_history},
-	{"read_history", l_read_history},
-	{"append_history", l_append_history},
-	{"truncate_history", l_truncate_history},
-	{"set_completer", l_set_completer},
-	{NULL, NULL},
+    {"read", l_read},
+    {"add_history", l_add_history},
+    {"read_history", l_read_history},
+    {"append_history", l_append_history},
+    {"truncate_history", l_truncate_history},
+    {"set_completer", l_set_completer},
+    {NULL, NULL},
 };
 
 int luaopen_gt_readline(lua_State *L)

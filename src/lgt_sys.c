@@ -100,15 +100,9 @@ static int sys_term_width(lua_State *L)
 }
 
 static const luaL_Reg funcs[] = {
-	{"now_ms", sys_now_ms},
-	{"clock_ms", sys_clock_ms},
-	{"sleep_ms", sys_sleep_ms},
-	{"pid", sys_pid},
-	{"pid_alive", sys_pid_alive},
-	{"hostname", sys_hostname},
-	{"isatty", sys_isatty},
-	{"term_width", sys_term_width},
-	{NULL, NULL},
+    {"now_ms", sys_now_ms}, {"clock_ms", sys_clock_ms},     {"sleep_ms", sys_sleep_ms},
+    {"pid", sys_pid},       {"pid_alive", sys_pid_alive},   {"hostname", sys_hostname},
+    {"isatty", sys_isatty}, {"term_width", sys_term_width}, {NULL, NULL},
 };
 
 int luaopen_gt_sys(lua_State *L)

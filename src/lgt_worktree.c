@@ -84,8 +84,8 @@ static int resolve_commit(git_oid *out, git_repository *repo, const char *spec)
 
 typedef struct {
 	lua_State *L;
-	int fn;      /* stack index of the Lua function, 0 for none */
-	int failed;  /* the callback raised; its error object is at the top of the stack */
+	int fn;     /* stack index of the Lua function, 0 for none */
+	int failed; /* the callback raised; its error object is at the top of the stack */
 } Callback;
 
 /* Builds the stats table and calls the Lua function, all under lua_pcall, so that no Lua error
@@ -106,7 +106,7 @@ static int call_progress(lua_State *L)
 	lua_setfield(L, -2, "indexed_deltas");
 	lua_pushinteger(L, stats->total_deltas);
 	lua_setfield(L, -2, "total_deltas");
-	lua_remove(L, 2);  /* [fn, stats] */
+	lua_remove(L, 2); /* [fn, stats] */
 	lua_call(L, 1, 0);
 	return 0;
 }
@@ -416,7 +416,8 @@ static int r_branch_delete(lua_State *L)
 	error = git_branch_is_checked_out(ref);
 	if (error == 1) {
 		git_reference_free(ref);
-		return gt_pushfail(L, "ECHECKEDOUT", "%s: branch is checked out in a worktree", name);
+		return gt_pushfail(L, "ECHECKEDOUT", "%s: branch is checked out in a worktree",
+				   name);
 	}
 	if (error == 0)
 		error = git_branch_delete(ref);
@@ -634,19 +635,22 @@ static int r_status(lua_State *L)
 	for (size_t i = 0; i < n; i++) {
 		const git_status_entry *e = git_status_byindex(list, i);
 		const git_diff_delta *d = e->head_to_index ? e->head_to_index : e->index_to_workdir;
-		const char *path = d ? (d->new_file.path ? d->new_file.path : d->old_file.path) : "?";
+		const char *path =
+		    d ? (d->new_file.path ? d->new_file.path : d->old_file.path) : "?";
 		if (e->status & GIT_STATUS_CONFLICTED) {
 			add_path(L, result, "conflicted", path);
 			continue;
 		}
-		if (e->status & (GIT_STATUS_INDEX_NEW | GIT_STATUS_INDEX_MODIFIED | GIT_STATUS_INDEX_DELETED |
-				 GIT_STATUS_INDEX_RENAMED | GIT_STATUS_INDEX_TYPECHANGE))
+		if (e->status &
+		    (GIT_STATUS_INDEX_NEW | GIT_STATUS_INDEX_MODIFIED | GIT_STATUS_INDEX_DELETED |
+		     GIT_STATUS_INDEX_RENAMED | GIT_STATUS_INDEX_TYPECHANGE))
 			add_path(L, result, "staged", path);
-		if (e->status & (GIT_STATUS_WT_MODIFIED | GIT_STATUS_WT_DELETED | GIT_STATUS_WT_RENAMED |
-				 GIT_STATUS_WT_TYPECHANGE))
+		if (e->status & (GIT_STATUS_WT_MODIFIED | GIT_STATUS_WT_DELETED |
+				 GIT_STATUS_WT_RENAMED | GIT_STATUS_WT_TYPECHANGE))
 			add_path(L, result, "unstaged",
-				 e->index_to_workdir->new_file.path ? e->index_to_workdir->new_file.path
-								    : e->index_to_workdir->old_file.path);
+				 e->index_to_workdir->new_file.path
+				     ? e->index_to_workdir->new_file.path
+				     : e->index_to_workdir->old_file.path);
 		if (e->status & GIT_STATUS_WT_NEW)
 			add_path(L, result, "untracked", e->index_to_workdir->new_file.path);
 	}
@@ -893,7 +897,8 @@ static int r_commit_create(lua_State *L)
 		luaL_argcheck(L, nparents <= 16, 2, "at most 16 parents");
 		for (size_t i = 1; i <= nparents; i++) { /* check before anything is allocated */
 			lua_geti(L, -1, (lua_Integer)i);
-			luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 2, "parents must be commit ids");
+			luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 2,
+				      "parents must be commit ids");
 			lua_pop(L, 1);
 		}
 	}
@@ -928,8 +933,8 @@ static int r_commit_create(lua_State *L)
 		parents[i] = owned[i];
 	}
 	if (error == 0)
-		error = git_commit_create(&commit_oid, repo, NULL, sig, sig, NULL, message, tree, nparents,
-					  parents);
+		error = git_commit_create(&commit_oid, repo, NULL, sig, sig, NULL, message, tree,
+					  nparents, parents);
 	for (size_t i = 0; i < nparents; i++)
 		git_commit_free(owned[i]);
 	git_tree_free(tree);
@@ -965,7 +970,8 @@ static int r_merge_trees(lua_State *L)
 		git_index_free(index);
 		git_commit_free(ours);
 		git_commit_free(theirs);
-		return gt_pushfail(L, "ECONFLICT", "%s: merging %s conflicts", ours_spec, theirs_spec);
+		return gt_pushfail(L, "ECONFLICT", "%s: merging %s conflicts", ours_spec,
+				   theirs_spec);
 	}
 	if (error == 0)
 		error = git_index_write_tree_to(&tree, index, repo);
@@ -1145,55 +1151,52 @@ static int wt_libgit2_version(lua_State *L)
 }
 
 static const luaL_Reg funcs[] = {
-	{"open", wt_open},
-	{"libgit2_version", wt_libgit2_version},
-	{"clone", wt_clone},
-	{NULL, NULL},
+    {"open", wt_open},
+    {"libgit2_version", wt_libgit2_version},
+    {"clone", wt_clone},
+    {NULL, NULL},
 };
 
 static const luaL_Reg methods[] = {
-	{"close", r_close},
-	{"gitdir", r_gitdir},
-	{"commondir", r_commondir},
-	{"workdir", r_workdir},
-	{"head", r_head},
-	{"resolve", r_resolve},
-	{"tree_of", r_tree_of},
-	{"config", r_config},
-	{"fetch", r_fetch},
-	{"branch_create", r_branch_create},
-	{"branch_lookup", r_branch_lookup},
-	{"branch_is_checked_out", r_branch_is_checked_out},
-	{"branch_delete", r_branch_delete},
-	{"worktree_add", r_worktree_add},
-	{"checkout_head", r_checkout_head},
-	{"worktrees", r_worktrees},
-	{"worktree_lock", r_worktree_lock},
-	{"worktree_unlock", r_worktree_unlock},
-	{"worktree_prune", r_worktree_prune},
-	{"status", r_status},
-	{"commits_not_on", r_commits_not_on},
-	{"ahead_behind", r_ahead_behind},
-	{"log", r_log},
-	{"stashes", r_stashes},
-	{"snapshot_tree", r_snapshot_tree},
-	{"commit_create", r_commit_create},
-	{"merge_trees", r_merge_trees},
-	{"tree_find", r_tree_find},
-	{"blob", r_blob},
-	{"ref_create", r_ref_create},
-	{"ref_lookup", r_ref_lookup},
-	{"refs", r_refs},
-	{"ref_delete", r_ref_delete},
-	{NULL, NULL},
+    {"close", r_close},
+    {"gitdir", r_gitdir},
+    {"commondir", r_commondir},
+    {"workdir", r_workdir},
+    {"head", r_head},
+    {"resolve", r_resolve},
+    {"tree_of", r_tree_of},
+    {"config", r_config},
+    {"fetch", r_fetch},
+    {"branch_create", r_branch_create},
+    {"branch_lookup", r_branch_lookup},
+    {"branch_is_checked_out", r_branch_is_checked_out},
+    {"branch_delete", r_branch_delete},
+    {"worktree_add", r_worktree_add},
+    {"checkout_head", r_checkout_head},
+    {"worktrees", r_worktrees},
+    {"worktree_lock", r_worktree_lock},
+    {"worktree_unlock", r_worktree_unlock},
+    {"worktree_prune", r_worktree_prune},
+    {"status", r_status},
+    {"commits_not_on", r_commits_not_on},
+    {"ahead_behind", r_ahead_behind},
+    {"log", r_log},
+    {"stashes", r_stashes},
+    {"snapshot_tree", r_snapshot_tree},
+    {"commit_create", r_commit_create},
+    {"merge_trees", r_merge_trees},
+    {"tree_find", r_tree_find},
+    {"blob", r_blob},
+    {"ref_create", r_ref_create},
+    {"ref_lookup", r_ref_lookup},
+    {"refs", r_refs},
+    {"ref_delete", r_ref_delete},
+    {NULL, NULL},
 };
 
 static const luaL_Reg metamethods[] = {
-	{"__index", NULL}, /* placeholder */
-	{"__gc", r_close},
-	{"__close", r_close},
-	{"__tostring", r_tostring},
-	{NULL, NULL},
+    {"__index", NULL}, /* placeholder */
+    {"__gc", r_close}, {"__close", r_close}, {"__tostring", r_tostring}, {NULL, NULL},
 };
 
 static void createmeta(lua_State *L)
@@ -1209,7 +1212,8 @@ static void createmeta(lua_State *L)
 int luaopen_gt_worktree(lua_State *L)
 {
 	if (git_libgit2_init() < 0)
-		return luaL_error(L, "libgit2: %s", git_error_last() ? git_error_last()->message : "init failed");
+		return luaL_error(L, "libgit2: %s",
+				  git_error_last() ? git_error_last()->message : "init failed");
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
 	/* A sentinel whose finalizer runs after the repositories' (it is marked first). */
 	lua_newuserdatauv(L, 0, 0);

@@ -21,7 +21,8 @@ static void lstop(lua_State *L, lua_Debug *ar)
 {
 	(void)ar;
 	lua_sethook(L, NULL, 0, 0);
-	if (lua_getglobal(L, "gt") == LUA_TTABLE && lua_getfield(L, -1, "_interrupted") == LUA_TFUNCTION) {
+	if (lua_getglobal(L, "gt") == LUA_TTABLE &&
+	    lua_getfield(L, -1, "_interrupted") == LUA_TFUNCTION) {
 		lua_call(L, 0, 1);
 		lua_error(L);
 	}

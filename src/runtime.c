@@ -13,15 +13,15 @@
 #include "gt.h"
 
 static const luaL_Reg preloaded[] = {
-	{"gt.fs", luaopen_gt_fs},
-	{"gt.hash", luaopen_gt_hash},
-	{"gt.ledger", luaopen_gt_ledger},
-	{"gt.lock", luaopen_gt_lock},
-	{"gt.proc", luaopen_gt_proc},
-	{"gt.readline", luaopen_gt_readline},
-	{"gt.sys", luaopen_gt_sys},
-	{"gt.worktree", luaopen_gt_worktree},
-	{NULL, NULL},
+    {"gt.fs", luaopen_gt_fs},
+    {"gt.hash", luaopen_gt_hash},
+    {"gt.ledger", luaopen_gt_ledger},
+    {"gt.lock", luaopen_gt_lock},
+    {"gt.proc", luaopen_gt_proc},
+    {"gt.readline", luaopen_gt_readline},
+    {"gt.sys", luaopen_gt_sys},
+    {"gt.worktree", luaopen_gt_worktree},
+    {NULL, NULL},
 };
 
 static const struct gt_module *find_builtin(const char *name)
@@ -52,8 +52,8 @@ static int searcher_builtin(lua_State *L)
 			return 1;
 		}
 		if (luaL_loadfilex(L, path, "t") != LUA_OK)
-			return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name, path,
-					  lua_tostring(L, -1));
+			return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s",
+					  name, path, lua_tostring(L, -1));
 		lua_insert(L, -2); /* [name, loader, path] */
 		return 2;
 	}
@@ -63,7 +63,8 @@ static int searcher_builtin(lua_State *L)
 		return 1;
 	}
 	if (luaL_loadbufferx(L, (const char *)m->source, m->len, m->chunkname, "t") != LUA_OK)
-		return luaL_error(L, "error loading built-in module '%s':\n\t%s", name, lua_tostring(L, -1));
+		return luaL_error(L, "error loading built-in module '%s':\n\t%s", name,
+				  lua_tostring(L, -1));
 	lua_pushstring(L, m->chunkname + 1);
 	return 2;
 }
