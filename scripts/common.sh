@@ -2,7 +2,7 @@
 
 # Packages gt needs to build, run and test (README, "Dependencies").
 GT_PACKAGES="gcc make cmake pkg-config git liblua5.4-dev libgit2-dev libsqlite3-dev \
-lua-argparse lua-dkjson lua-busted libreadline-dev tmux"
+lua-argparse lua-dkjson lua-busted libreadline-dev tmux lua-check"
 
 # Installs the missing packages with apt-get when root; otherwise prints the one apt-get line
 # that would and exits 1.

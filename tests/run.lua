@@ -2,7 +2,6 @@
 -- With no paths it runs tests/unit then tests/functional. Specs get gt's real runtime (the
 -- global `gt`, the built-in modules) and find the binary under test at gt.executable.
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
-local root = here:match("^(.*)/tests$") or "."
 
 -- Helpers are required as "helpers"; nothing is loaded from the current directory.
 package.path = here .. "/?.lua;" .. package.path

@@ -5,6 +5,7 @@ local helpers = require("helpers")
 local gt_ = helpers.gt
 -- The source tree, for CMakeLists.txt and lua/.
 local ROOT = require("gt.fs").realpath(debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") .. "/../..")
+local _ -- discarded results (code, _, err = ...)
 local NO_RUNTIME = { GT_RUNTIME = false } -- the built-in Lua, whatever the caller's environment
 
 local function lines(s) return helpers.lines(s) end

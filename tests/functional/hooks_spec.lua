@@ -4,6 +4,7 @@ local helpers = require("helpers")
 local witness = require("witness")
 local user_code = require("user_code")
 local json = require("gt.json")
+local _ -- discarded results (code, _, err = ...)
 
 local gt_rig, init, pat = user_code.gt, user_code.init, user_code.pat
 

@@ -4,6 +4,7 @@ local helpers = require("helpers")
 local witness = require("witness")
 local lock = require("gt.lock")
 local sys = require("gt.sys")
+local _ -- discarded results (code, _, err = ...)
 local git = helpers.git
 
 local function quote(s)

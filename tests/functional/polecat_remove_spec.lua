@@ -4,6 +4,7 @@
 local helpers = require("helpers")
 local witness = require("witness")
 local sys = require("gt.sys")
+local _ -- discarded results (code, _, err = ...)
 local git = helpers.git
 
 local REFUSED = "gt: polecat remove: refusing to remove: "

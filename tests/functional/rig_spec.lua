@@ -6,6 +6,7 @@ local json = require("gt.json")
 local luafile = require("gt.luafile")
 local proc = require("gt.proc")
 local sys = require("gt.sys")
+local _ -- discarded results (code, _, err = ...)
 
 local git = helpers.git
 

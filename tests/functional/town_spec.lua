@@ -6,6 +6,7 @@ local json = require("gt.json")
 local ledger = require("gt.ledger")
 local luafile = require("gt.luafile")
 local sys = require("gt.sys")
+local _ -- discarded results (code, _, err = ...)
 
 local function sorted(list)
   table.sort(list)

@@ -110,7 +110,8 @@ return {
     summary = "Check user code, the ledger, the disk and git's records; --fix finishes interrupted work.",
     description = "Reports init files and module overrides that failed to load, repository " ..
       "hook files that are not trusted, interrupted commands, polecats whose worktree is gone, " ..
-      "git worktree records and folders that belong to no polecat. --fix finishes or rolls back interrupted commands. " ..
+      "git worktree records and folders that belong to no polecat. --fix finishes or rolls " ..
+      "back interrupted commands. " ..
       "Exits 1 when anything is left to fix.",
     flags = { { "--fix", "Finish or roll back interrupted commands." }, { "--json", "Print JSON." } },
     run = function(cmd)
