@@ -352,9 +352,8 @@ local function plan_remove(rig, list, locks)
     if recovered.remove and agent and agent.state == "removed" then
       -- The killed command was removing it, and now has: that is the removal asked for.
       finished[#finished + 1] = name
-    elseif not agent or not store.LIVE[agent.state] then
-      errors.raise("notfound", "no polecat %s in rig %s", name, rig.name)
     else
+      agent = polecat.get(rig, name)
       local home = rig:home(name)
       if cwd and inside(cwd, home) then
         errors.raise("failure", "polecat %s: the current directory is inside its worktree; cd out of %s first",
@@ -495,6 +494,17 @@ function polecat.remove(rig, list, opts)
     results.hook_errors = hook_errors
   end
   return results
+end
+
+--- Returns the ledger row of live polecat `name` of `rig`; raises a gt error (exit 4) when
+--- there is none.
+function polecat.get(rig, name)
+  names.check(name, "polecat name")
+  local agent = store.agent_get(rig.town:ledger(), rig.name, name)
+  if not agent or not store.LIVE[agent.state] then
+    errors.raise("notfound", "no polecat %s in rig %s", name, rig.name)
+  end
+  return agent
 end
 
 -- List ---------------------------------------------------------------------------------------

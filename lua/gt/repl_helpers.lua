@@ -35,15 +35,15 @@ function helpers.make(town, rig)
     summary = "the rig's polecats with their safety state (what removing each would lose)",
     fn = function()
       local r = need_rig(rig)
-      local polecat, safety, store = require("gt.polecat"), require("gt.safety"), require("gt.store")
+      local safety, store = require("gt.safety"), require("gt.store")
       local rows = {}
-      for _, p in ipairs(polecat.list(town, r)) do
-        local agent = store.agent_get(town:ledger(), r.name, p.name)
+      for _, agent in ipairs(store.agents(town:ledger(), r.name, false)) do
         local report = safety.classify(r, agent)
         local lost = safety.describe(report)
         for i, l in ipairs(lost) do lost[i] = l:match("^[^:]+") end
-        rows[#rows + 1] = { name = p.name, state = p.missing and p.state .. " (missing)" or p.state,
-          branch = p.branch, issue = p.issue or "", safe = report.safe,
+        rows[#rows + 1] = { name = agent.name,
+          state = report.worktree_missing and agent.state .. " (missing)" or agent.state,
+          branch = agent.branch, issue = agent.issue or "", safe = report.safe,
           safety = report.safe and "safe" or table.concat(lost, ", "), report = report }
       end
       print_rows({ { "name", "NAME" }, { "state", "STATE" }, { "safety", "SAFETY" },
@@ -78,9 +78,7 @@ function helpers.make(town, rig)
     summary = "the safety report of one polecat (gt.safety.classify)",
     fn = function(name)
       local r = need_rig(rig)
-      local agent = require("gt.store").agent_get(town:ledger(), r.name, name)
-      if not agent then errors.raise("notfound", "no polecat %s in rig %s", name, r.name) end
-      return require("gt.safety").classify(r, agent)
+      return require("gt.safety").classify(r, require("gt.polecat").get(r, name))
     end,
   }
 

@@ -77,15 +77,8 @@ return {
     flags = { { "--json", "Print JSON." } },
     needs = "rig",
     run = function(cmd)
-      local errors = require("gt.errors")
-      local store = require("gt.store")
       local safety = require("gt.safety")
-      local names = require("gt.names")
-      local name = names.check(cmd.args.name, "polecat name")
-      local agent = store.agent_get(cmd.town:ledger(), cmd.rig.name, name)
-      if not agent or not store.LIVE[agent.state] then
-        errors.raise("notfound", "no polecat %s in rig %s", name, cmd.rig.name)
-      end
+      local agent = require("gt.polecat").get(cmd.rig, cmd.args.name)
       local report = safety.classify(cmd.rig, agent)
       if cmd.args.json then
         output.json({ rig = agent.rig, name = agent.name, state = agent.state, branch = agent.branch,
