@@ -4,6 +4,8 @@
 */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <git2.h>
 #include <sqlite3.h>
@@ -19,6 +21,13 @@ int gt_pushfail(lua_State *L, const char *code, const char *fmt, ...)
 	va_end(ap);
 	lua_pushstring(L, code);
 	return 3;
+}
+
+volatile sig_atomic_t gt_interrupted = 0;
+
+int gt_pushinterrupted(lua_State *L)
+{
+	return gt_pushfail(L, "EINTR", "interrupted");
 }
 
 const char *gt_errno_code(int err)
@@ -38,6 +47,7 @@ const char *gt_errno_code(int err)
 	case ETIMEDOUT: return "ETIMEDOUT";
 	case ENOSPC:
 	case EDQUOT: return "ENOSPC";
+	case EINTR: return "EINTR";
 	default: return "EIO";
 	}
 }
@@ -128,4 +138,26 @@ int gt_optfield_boolean(lua_State *L, int opts, const char *field, int def)
 	b = lua_toboolean(L, -1);
 	lua_pop(L, 1);
 	return b;
+}
+
+int gt_path_join(gt_PathBuf *b, const char *dir, const char *rel)
+{
+	size_t dl = strlen(dir), rl = strlen(rel);
+	size_t slash = dl > 0 && dir[dl - 1] != '/' && rl > 0;
+	size_t need = dl + slash + rl + 1;
+	if (need > b->cap) {
+		int alias = dir == b->ptr;
+		char *p = (char *)realloc(b->ptr, need * 2);
+		if (p == NULL)
+			return -1;
+		if (alias)
+			dir = p;
+		b->ptr = p;
+		b->cap = need * 2;
+	}
+	memmove(b->ptr, dir, dl); /* dir may be b->ptr itself */
+	if (slash)
+		b->ptr[dl] = '/';
+	memcpy(b->ptr + dl + slash, rel, rl + 1);
+	return 0;
 }

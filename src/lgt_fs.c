@@ -1,6 +1,7 @@
 /*
 ** lgt_fs.c: gt.fs, the file system operations that Lua's io and os libraries lack: stat,
-** realpath, directories, and removing a whole tree without following symbolic links.
+** realpath, directories, bounded reads of regular files, renames, and removing a whole tree
+** without following symbolic links.
 */
 #define _GNU_SOURCE /* copy_file_range, nftw */
 #include <dirent.h>
@@ -39,7 +40,7 @@ static int push_stat(lua_State *L, const char *path, int follow)
 	struct stat st;
 	if ((follow ? stat(path, &st) : lstat(path, &st)) != 0)
 		return fail_errno(L, path);
-	lua_createtable(L, 0, 5);
+	lua_createtable(L, 0, 6);
 	lua_pushstring(L, type_name(st.st_mode));
 	lua_setfield(L, -2, "type");
 	lua_pushinteger(L, (lua_Integer)st.st_size);
@@ -50,10 +51,12 @@ static int push_stat(lua_State *L, const char *path, int follow)
 	lua_setfield(L, -2, "mtime_ms");
 	lua_pushinteger(L, (lua_Integer)st.st_ino);
 	lua_setfield(L, -2, "ino");
+	lua_pushinteger(L, (lua_Integer)st.st_uid);
+	lua_setfield(L, -2, "uid");
 	return 1;
 }
 
-/* fs.stat(path) -> {type, size, mode, mtime_ms, ino} | nil, err, code (follows links) */
+/* fs.stat(path) -> {type, size, mode, mtime_ms, ino, uid} | nil, err, code (follows links) */
 static int fs_stat(lua_State *L)
 {
 	return push_stat(L, luaL_checkstring(L, 1), 1);
@@ -174,7 +177,9 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 {
 	(void)st;
 	(void)ftw;
-	if (flag == FTW_DNR || flag == FTW_NS) {
+	if (gt_interrupted) {
+		failed_errno = EINTR;
+	} else if (flag == FTW_DNR || flag == FTW_NS) {
 		failed_errno = EACCES;
 	} else if ((flag == FTW_DP ? rmdir(path) : unlink(path)) == 0) {
 		return 0;
@@ -215,6 +220,8 @@ static int fs_remove_tree(lua_State *L)
 	}
 	failed_path[0] = '\0';
 	if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS) != 0) {
+		if (failed_errno == EINTR)
+			return gt_pushinterrupted(L);
 		if (failed_errno == EACCES || failed_errno == EPERM) {
 			do { /* each pass opens one more level of unreadable directories */
 				opened_unreadable = 0;
@@ -250,7 +257,7 @@ static const char *copy_fd(int in, int out, off_t size)
 	ssize_t n;
 	if (ioctl(out, FICLONE, in) == 0)
 		return "reflink";
-	while (size > 0) {
+	while (size > 0 && !gt_interrupted) {
 		n = copy_file_range(in, NULL, out, NULL, (size_t)size, 0);
 		if (n <= 0)
 			break;
@@ -258,10 +265,18 @@ static const char *copy_fd(int in, int out, off_t size)
 	}
 	if (size == 0)
 		return "copy";
+	if (gt_interrupted) {
+		errno = EINTR;
+		return NULL;
+	}
 	/* copy_file_range is not available here (old kernel, other file systems): plain copy. */
 	if (lseek(in, 0, SEEK_SET) < 0 || lseek(out, 0, SEEK_SET) < 0 || ftruncate(out, 0) < 0)
 		return NULL;
 	while ((n = read(in, buf, sizeof buf)) != 0) {
+		if (gt_interrupted) {
+			errno = EINTR;
+			return NULL;
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -323,6 +338,81 @@ static int fs_copy_file(lua_State *L)
 	return 1;
 }
 
+/* fs.read_file(path [, {max_bytes = 1048576}]) -> content | nil, err, code. Reads a regular file
+** (after following links) whole, refusing anything else ("ENOTREG": a directory, a device, a
+** FIFO) and files larger than max_bytes ("ETOOBIG"), so that what is read is bounded and can be
+** hashed and loaded as the same bytes. */
+static int fs_read_file(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	lua_Integer max = gt_optfield_integer(L, 2, "max_bytes", 1048576);
+	luaL_Buffer b;
+	struct stat st;
+	size_t got = 0;
+	int fd, err;
+	luaL_argcheck(L, max >= 0, 2, "max_bytes must be >= 0");
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused right after. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return fail_errno(L, path);
+	if (fstat(fd, &st) != 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return fail_errno(L, path);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return gt_pushfail(L, "ENOTREG", "%s: not a regular file (%s)", path,
+				   type_name(st.st_mode));
+	}
+	if (st.st_size > max) {
+		close(fd);
+		return gt_pushfail(L, "ETOOBIG", "%s: larger than %I bytes", path, max);
+	}
+	luaL_buffinit(L, &b);
+	for (;;) {
+		char *p = luaL_prepbuffer(&b);
+		ssize_t n = read(fd, p, LUAL_BUFFERSIZE);
+		if (n < 0 && errno == EINTR && !gt_interrupted)
+			continue;
+		if (n < 0 || gt_interrupted) {
+			err = n < 0 ? errno : EINTR;
+			close(fd);
+			errno = err;
+			return err == EINTR ? gt_pushinterrupted(L) : fail_errno(L, path);
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if ((lua_Integer)got > max) { /* it grew since fstat */
+			close(fd);
+			return gt_pushfail(L, "ETOOBIG", "%s: larger than %I bytes", path, max);
+		}
+		luaL_addsize(&b, (size_t)n);
+	}
+	close(fd);
+	luaL_pushresult(&b);
+	return 1;
+}
+
+/* fs.rename(from, to) -> true | nil, err, code: rename(2), atomic on one file system ("EXDEV"
+** across file systems; an existing empty directory `to` is replaced). */
+static int fs_rename(lua_State *L)
+{
+	const char *from = luaL_checkstring(L, 1);
+	const char *to = luaL_checkstring(L, 2);
+	if (rename(from, to) != 0) {
+		int err = errno;
+		if (err == EXDEV)
+			return gt_pushfail(L, "EXDEV", "%s: %s", from, strerror(err));
+		errno = err;
+		return fail_errno(L, from);
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 static const luaL_Reg funcs[] = {
     {"stat", fs_stat},
     {"lstat", fs_lstat},
@@ -335,6 +425,8 @@ static const luaL_Reg funcs[] = {
     {"remove_tree", fs_remove_tree},
     {"chdir", fs_chdir},
     {"copy_file", fs_copy_file},
+    {"read_file", fs_read_file},
+    {"rename", fs_rename},
     {NULL, NULL},
 };
 

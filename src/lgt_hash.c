@@ -119,8 +119,13 @@ static int hash_sha256_file(lua_State *L)
 	if (f == NULL)
 		return gt_pushfail(L, gt_errno_code(errno), "%s: %s", path, strerror(errno));
 	sha256_init(&s);
-	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+		if (gt_interrupted) { /* /dev/zero never ends */
+			fclose(f);
+			return gt_pushinterrupted(L);
+		}
 		sha256_update(&s, buf, n);
+	}
 	if (ferror(f)) {
 		int err = errno;
 		fclose(f);

@@ -447,8 +447,8 @@ static int configure(Ledger *lg, const char *synchronous, int readonly, char *mo
 	return rc;
 }
 
-/* ledger.open(path [, {busy_timeout_ms = 5000, synchronous = "FULL", readonly = false}])
-** -> gt.Ledger | nil, err, code */
+/* ledger.open(path [, {busy_timeout_ms = 5000, synchronous = "FULL", readonly = false,
+** create = true}]) -> gt.Ledger | nil, err, code */
 static int ledger_open(lua_State *L)
 {
 	size_t len;
@@ -456,6 +456,7 @@ static int ledger_open(lua_State *L)
 	lua_Integer timeout = gt_optfield_integer(L, 2, "busy_timeout_ms", 5000);
 	const char *synchronous = gt_optfield_string(L, 2, "synchronous", "FULL");
 	int readonly = gt_optfield_boolean(L, 2, "readonly", 0);
+	int create = gt_optfield_boolean(L, 2, "create", 1);
 	char mode[32] = "";
 	Ledger *lg;
 	int rc;
@@ -470,7 +471,9 @@ static int ledger_open(lua_State *L)
 	luaL_setmetatable(L, LEDGER_TYPE);
 	rc = sqlite3_open_v2(
 	    path, &lg->db,
-	    readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	    readonly ? SQLITE_OPEN_READONLY
+		     : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0),
+	    NULL);
 	if (rc == SQLITE_OK)
 		rc = configure(lg, synchronous, readonly, mode, sizeof mode);
 	if (rc == SQLITE_OK)

@@ -63,6 +63,20 @@ static int sys_pid_alive(lua_State *L)
 	return 1;
 }
 
+/* sys.kill(pid, signal) -> true | nil, err, code: sends a signal (a number, as kill(2)). */
+static int sys_kill(lua_State *L)
+{
+	lua_Integer pid = luaL_checkinteger(L, 1);
+	lua_Integer sig = luaL_checkinteger(L, 2);
+	luaL_argcheck(L, pid > 0, 1, "must be > 0");
+	luaL_argcheck(L, sig >= 0 && sig < 65, 2, "not a signal number");
+	if (kill((pid_t)pid, (int)sig) != 0)
+		return gt_pushfail(L, gt_errno_code(errno), "kill %d: %s", (int)pid,
+				   strerror(errno));
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* sys.hostname() -> string */
 static int sys_hostname(lua_State *L)
 {
@@ -102,6 +116,7 @@ static int sys_term_width(lua_State *L)
 static const luaL_Reg funcs[] = {
     {"now_ms", sys_now_ms}, {"clock_ms", sys_clock_ms},     {"sleep_ms", sys_sleep_ms},
     {"pid", sys_pid},       {"pid_alive", sys_pid_alive},   {"hostname", sys_hostname},
+    {"kill", sys_kill},
     {"isatty", sys_isatty}, {"term_width", sys_term_width}, {NULL, NULL},
 };
 

@@ -8,9 +8,18 @@
 ** that), with strict hash verification off: it re-hashes every object it reads, which is more
 ** than half of a checkout's cost (shared/reference/perf-baseline.md).
 */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <git2.h>
+#include <git2/sys/repository.h>
 
 #include "gt.h"
 
@@ -20,12 +29,38 @@ typedef struct {
 	git_repository *repo; /* NULL once closed */
 } Repo;
 
+/* True when the file system holding `path` has no room left: libgit2 often reports a failed
+** write as "callback returned -1" or a short write, which would tell a user nothing. */
+static int disk_full(const char *path)
+{
+	struct statvfs vfs;
+	return path != NULL && statvfs(path, &vfs) == 0 && vfs.f_bavail == 0;
+}
+
+/* Pushes nil, "<context>: <what happened>", CODE, with libgit2's message turned into one a user
+** can act on where libgit2's own is misleading. `path` (may be NULL) is where objects or files
+** were being written, to tell a full disk. */
+static int fail_git_at(lua_State *L, int error, const char *context, const char *path)
+{
+	const git_error *e = git_error_last();
+	const char *msg = e && e->message ? e->message : "unknown libgit2 error";
+	if (error == GIT_EOWNER) /* libgit2 1.5 leaves "config value 'safe.directory' was not found" */
+		return gt_pushfail(L, "EOWNER",
+				   "%s: the repository is owned by another user; if you trust it, run "
+				   "git config --global --add safe.directory '*'",
+				   context);
+	if (gt_interrupted)
+		return gt_pushinterrupted(L);
+	if (disk_full(path))
+		return gt_pushfail(L, "ENOSPC", "%s: no space left on the device holding %s",
+				   context, path);
+	return gt_pushfail(L, gt_git_code(error), "%s: %s", context, msg);
+}
+
 /* Pushes nil, "<context>: <libgit2 message>", CODE. */
 static int fail_git(lua_State *L, int error, const char *context)
 {
-	const git_error *e = git_error_last();
-	return gt_pushfail(L, gt_git_code(error), "%s: %s", context,
-			   e && e->message ? e->message : "unknown libgit2 error");
+	return fail_git_at(L, error, context, NULL);
 }
 
 static Repo *torepo(lua_State *L)
@@ -54,6 +89,19 @@ static void push_oid(lua_State *L, const git_oid *oid)
 	char hex[GIT_OID_HEXSZ + 1];
 	git_oid_tostr(hex, sizeof hex, oid);
 	lua_pushstring(L, hex);
+}
+
+void gt_pushoid(lua_State *L, const git_oid *oid)
+{
+	push_oid(L, oid);
+}
+
+git_repository *gt_checkrepo(lua_State *L, int arg)
+{
+	Repo *r = (Repo *)luaL_checkudata(L, arg, REPO_TYPE);
+	if (r->repo == NULL)
+		luaL_error(L, "attempt to use a closed repository");
+	return r->repo;
 }
 
 /* Parses a hex object id; pushes nil, err, "EINVALID" and returns 3 when it is not one. */
@@ -321,14 +369,16 @@ static int r_config(lua_State *L)
 	return 1;
 }
 
-/* repo:fetch(remote [, {prune = false, progress = fn(stats)}]) -> true | nil, err, code.
-** Uses the remote's configured refspecs. */
+/* repo:fetch(remote [, {prune = false, progress = fn(stats)}]) -> true, head | nil, err, code.
+** Uses the remote's configured refspecs. head is the branch the remote's HEAD names
+** ("refs/heads/main"), or nil when it did not say. */
 static int r_fetch(lua_State *L)
 {
 	git_repository *repo = checkrepo(L);
 	const char *name = luaL_checkstring(L, 2);
 	git_fetch_options opts;
 	git_remote *remote = NULL;
+	git_buf head = GIT_BUF_INIT;
 	Callback cb;
 	int error;
 	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
@@ -339,13 +389,24 @@ static int r_fetch(lua_State *L)
 	error = git_remote_lookup(&remote, repo, name);
 	if (error == 0)
 		error = git_remote_fetch(remote, NULL, &opts, "gt: fetch");
-	git_remote_free(remote);
-	if (cb.failed)
+	if (cb.failed) {
+		git_remote_free(remote);
 		return lua_error(L);
-	if (error < 0)
+	}
+	if (error < 0) {
+		git_remote_free(remote);
 		return fail_git(L, error, name);
+	}
 	lua_pushboolean(L, 1);
-	return 1;
+	/* The remote's HEAD, as it said while connected (it stays known after the fetch). */
+	if (git_remote_default_branch(&head, remote) == 0)
+		lua_pushlstring(L, head.ptr, head.size);
+	else
+		lua_pushnil(L);
+	git_error_clear();
+	git_buf_dispose(&head);
+	git_remote_free(remote);
+	return 2;
 }
 
 /* repo:branch_create(name, start [, {force = false}]) -> commit id | nil, err, code
@@ -403,16 +464,27 @@ static int r_branch_is_checked_out(lua_State *L)
 	return 1;
 }
 
-/* repo:branch_delete(name) -> true | nil, err, code ("ENOTFOUND"; "ECHECKEDOUT" when a worktree
-** has it checked out). */
+/* repo:branch_delete(name [, {expect = id}]) -> true | nil, err, code ("ENOTFOUND"; "ECHECKEDOUT"
+** when a worktree has it checked out; "ECHANGED" when it is not at `expect`, or moved while it
+** was being deleted). */
 static int r_branch_delete(lua_State *L)
 {
 	git_repository *repo = checkrepo(L);
 	const char *name = luaL_checkstring(L, 2);
+	const char *expect = gt_optfield_string(L, 3, "expect", NULL);
 	git_reference *ref = NULL;
-	int error = git_branch_lookup(&ref, repo, name, GIT_BRANCH_LOCAL);
+	git_oid want;
+	int error;
+	if (expect != NULL && parse_oid(L, &want, expect) != 0)
+		return 3;
+	error = git_branch_lookup(&ref, repo, name, GIT_BRANCH_LOCAL);
 	if (error < 0)
 		return fail_git(L, error, name);
+	if (expect != NULL && (git_reference_target(ref) == NULL ||
+			       !git_oid_equal(git_reference_target(ref), &want))) {
+		git_reference_free(ref);
+		return gt_pushfail(L, "ECHANGED", "%s: branch is no longer at %s", name, expect);
+	}
 	error = git_branch_is_checked_out(ref);
 	if (error == 1) {
 		git_reference_free(ref);
@@ -420,8 +492,10 @@ static int r_branch_delete(lua_State *L)
 				   name);
 	}
 	if (error == 0)
-		error = git_branch_delete(ref);
+		error = git_branch_delete(ref); /* checks, under the ref's lock, that it did not move */
 	git_reference_free(ref);
+	if (error == GIT_EMODIFIED)
+		return gt_pushfail(L, "ECHANGED", "%s: branch moved while it was being deleted", name);
 	if (error < 0)
 		return fail_git(L, error, name);
 	lua_pushboolean(L, 1);
@@ -608,26 +682,55 @@ static void add_path(lua_State *L, int result, const char *kind, const char *pat
 	lua_pop(L, 1);
 }
 
-/* repo:status() -> {staged = {paths}, unstaged = {paths}, untracked = {paths},
-** conflicted = {paths}} for a repository with a working tree. Untracked folders are listed
-** file by file; ignored files are not reported. A path may be both staged and unstaged. */
+static int skip_worktree(git_index *index, const char *path)
+{
+	const git_index_entry *e = git_index_get_bypath(index, path, 0);
+	return e != NULL && (e->flags_extended & GIT_INDEX_ENTRY_SKIP_WORKTREE) != 0;
+}
+
+/* repo:status() -> {staged, unstaged, untracked, conflicted, unreadable, nested = {paths}} for
+** a repository with a working tree. Untracked folders are listed file by file; ignored files
+** are not reported; a folder holding a repository of its own that is not a submodule is listed
+** in nested ("dir/"), and files that cannot be read in unreadable. Submodules are left to
+** repo:submodules(), whatever .gitmodules says about them. Edits hidden by assume-unchanged or
+** skip-worktree flags are seen (the flags are ignored, in memory only). A path may be both
+** staged and unstaged. */
 static int r_status(lua_State *L)
 {
 	git_repository *repo = checkrepo(L);
 	git_status_options opts;
 	git_status_list *list = NULL;
+	git_index *index = NULL;
+	const char *workdir = git_repository_workdir(repo);
 	int result, error;
 	size_t n;
+	if (workdir == NULL)
+		return gt_pushfail(L, "EBARE", "status: the repository has no working tree");
+	error = git_repository_index(&index, repo);
+	if (error == 0)
+		error = git_index_read(index, 1); /* as on disk: forget what an earlier call unhid */
+	if (error == 0)
+		error = gt_unhide_flagged(index, workdir);
+	if (error < 0) {
+		git_index_free(index);
+		return fail_git(L, error, "status");
+	}
 	git_status_options_init(&opts, GIT_STATUS_OPTIONS_VERSION);
 	opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
-	opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS;
+	/* NO_REFRESH: a re-read of the index would bring the flags back. */
+	opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
+		     GIT_STATUS_OPT_EXCLUDE_SUBMODULES | GIT_STATUS_OPT_INCLUDE_UNREADABLE |
+		     GIT_STATUS_OPT_NO_REFRESH;
 	error = git_status_list_new(&list, repo, &opts);
-	if (error < 0)
+	if (error < 0) {
+		git_index_free(index);
 		return fail_git(L, error, "status");
-	lua_createtable(L, 0, 4);
+	}
+	lua_createtable(L, 0, 6);
 	result = lua_gettop(L);
-	static const char *const kinds[] = {"staged", "unstaged", "untracked", "conflicted"};
-	for (int k = 0; k < 4; k++) {
+	static const char *const kinds[] = {"staged",     "unstaged",   "untracked",
+					    "conflicted", "unreadable", "nested"};
+	for (int k = 0; k < 6; k++) {
 		lua_newtable(L);
 		lua_setfield(L, result, kinds[k]);
 	}
@@ -645,17 +748,50 @@ static int r_status(lua_State *L)
 		    (GIT_STATUS_INDEX_NEW | GIT_STATUS_INDEX_MODIFIED | GIT_STATUS_INDEX_DELETED |
 		     GIT_STATUS_INDEX_RENAMED | GIT_STATUS_INDEX_TYPECHANGE))
 			add_path(L, result, "staged", path);
-		if (e->status & (GIT_STATUS_WT_MODIFIED | GIT_STATUS_WT_DELETED |
-				 GIT_STATUS_WT_RENAMED | GIT_STATUS_WT_TYPECHANGE))
-			add_path(L, result, "unstaged",
-				 e->index_to_workdir->new_file.path
-				     ? e->index_to_workdir->new_file.path
-				     : e->index_to_workdir->old_file.path);
-		if (e->status & GIT_STATUS_WT_NEW)
-			add_path(L, result, "untracked", e->index_to_workdir->new_file.path);
+		if (e->index_to_workdir == NULL)
+			continue;
+		path = e->index_to_workdir->new_file.path ? e->index_to_workdir->new_file.path
+							  : e->index_to_workdir->old_file.path;
+		if (e->status & GIT_STATUS_WT_UNREADABLE) {
+			add_path(L, result, "unreadable", path);
+		} else if ((e->status & GIT_STATUS_WT_DELETED) && skip_worktree(index, path)) {
+			/* absent by a sparse checkout's design (libgit2 reports it deleted) */
+		} else if (e->status & (GIT_STATUS_WT_MODIFIED | GIT_STATUS_WT_DELETED |
+				      GIT_STATUS_WT_RENAMED | GIT_STATUS_WT_TYPECHANGE))
+			add_path(L, result, "unstaged", path);
+		else if ((e->status & GIT_STATUS_WT_NEW) && path[0] && path[strlen(path) - 1] == '/')
+			add_path(L, result, "nested", path); /* a repository of its own */
+		else if (e->status & GIT_STATUS_WT_NEW)
+			add_path(L, result, "untracked", path);
 	}
 	git_status_list_free(list);
+	git_index_free(index); /* the repository keeps its own reference */
 	return 1;
+}
+
+/* Hides the commits of every ref matching glob from walk. Unlike git_revwalk_hide_glob, a
+** symbolic ref whose target is gone (origin/HEAD after origin renamed its default branch) and
+** a ref to something that is not a commit are skipped, not an error: what remains still
+** counts. */
+static int hide_refs(git_revwalk *walk, git_repository *repo, const char *glob)
+{
+	git_reference_iterator *it = NULL;
+	git_reference *ref = NULL;
+	int error = git_reference_iterator_glob_new(&it, repo, glob);
+	while (error == 0 && (error = git_reference_next(&ref, it)) == 0) {
+		git_object *obj = NULL, *commit = NULL;
+		if (git_reference_peel(&obj, ref, GIT_OBJECT_ANY) == 0 &&
+		    git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) == 0)
+			error = git_revwalk_hide(walk, git_object_id(commit));
+		git_object_free(commit);
+		git_object_free(obj);
+		git_reference_free(ref);
+	}
+	git_reference_iterator_free(it);
+	if (error != GIT_ITEROVER)
+		return error;
+	git_error_clear(); /* a skipped ref leaves its error behind */
+	return 0;
 }
 
 /* Starts a walk, newest first, from the commit `spec` names, hiding the refs matching
@@ -671,7 +807,7 @@ static int start_walk(lua_State *L, git_revwalk **walk, git_repository *repo, co
 	if (error == 0)
 		error = git_revwalk_push(*walk, &oid);
 	if (error == 0 && hide_glob != NULL)
-		error = git_revwalk_hide_glob(*walk, hide_glob);
+		error = hide_refs(*walk, repo, hide_glob);
 	if (error < 0) {
 		git_revwalk_free(*walk);
 		*walk = NULL;
@@ -834,42 +970,6 @@ static int r_stashes(lua_State *L)
 	if (error < 0 && error != GIT_ENOTFOUND)
 		return fail_git(L, error, "stash");
 	return 1;
-}
-
-/* repo:snapshot_tree() -> workdir tree id, index tree id | nil, err, code. Writes tree objects
-** for the whole working tree (tracked and untracked files, not ignored ones) and for the index
-** as staged, without touching either: the in-memory index is reloaded from disk afterwards.
-** The index tree is nil when the index has conflicts. */
-static int r_snapshot_tree(lua_State *L)
-{
-	git_repository *repo = checkrepo(L);
-	git_index *index = NULL;
-	git_oid workdir_tree, index_tree;
-	int have_index_tree = 0, error;
-	char *all[] = {"*"};
-	git_strarray everything = {all, 1};
-	error = git_repository_index(&index, repo);
-	if (error < 0)
-		return fail_git(L, error, "index");
-	if (!git_index_has_conflicts(index) && git_index_write_tree(&index_tree, index) == 0)
-		have_index_tree = 1;
-	error = git_index_add_all(index, &everything, GIT_INDEX_ADD_DEFAULT, NULL, NULL);
-	if (error == 0)
-		error = git_index_update_all(index, &everything, NULL, NULL);
-	if (error == 0)
-		error = git_index_write_tree(&workdir_tree, index);
-	/* Forget the in-memory changes: the index on disk was never written. */
-	if (git_index_read(index, 1) < 0 && error == 0)
-		error = -1;
-	git_index_free(index);
-	if (error < 0)
-		return fail_git(L, error, "snapshot");
-	push_oid(L, &workdir_tree);
-	if (have_index_tree)
-		push_oid(L, &index_tree);
-	else
-		lua_pushnil(L);
-	return 2;
 }
 
 /* repo:commit_create{tree = id, parents = {ids}, message = s, author = {name, email}}
@@ -1133,6 +1233,165 @@ static int r_ref_delete(lua_State *L)
 	return 1;
 }
 
+/* repo:symref(name) -> the ref a symbolic ref names ("refs/remotes/origin/main") | nil when
+** it is not symbolic or does not exist. */
+static int r_symref(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *name = luaL_checkstring(L, 2);
+	git_reference *ref = NULL;
+	if (git_reference_lookup(&ref, repo, name) < 0 ||
+	    git_reference_type(ref) != GIT_REFERENCE_SYMBOLIC) {
+		git_error_clear();
+		git_reference_free(ref);
+		luaL_pushfail(L);
+		return 1;
+	}
+	lua_pushstring(L, git_reference_symbolic_target(ref));
+	git_reference_free(ref);
+	return 1;
+}
+
+/* repo:symref_set(name, target [, message]) -> true | nil, err, code: makes name a symbolic ref
+** to target (replacing what was there). */
+static int r_symref_set(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *name = luaL_checkstring(L, 2);
+	const char *target = luaL_checkstring(L, 3);
+	const char *message = luaL_optstring(L, 4, "gt: symref");
+	git_reference *ref = NULL;
+	int error = git_reference_symbolic_create(&ref, repo, name, target, 1, message);
+	git_reference_free(ref);
+	if (error < 0)
+		return fail_git(L, error, name);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static const char *delta_name(git_delta_t status)
+{
+	switch (status) {
+	case GIT_DELTA_ADDED: return "added";
+	case GIT_DELTA_DELETED: return "deleted";
+	case GIT_DELTA_MODIFIED: return "modified";
+	case GIT_DELTA_TYPECHANGE: return "typechange";
+	default: return "other";
+	}
+}
+
+/* repo:diff_trees(old, new) -> {{path, status}...} | nil, err, code: the files that differ
+** between two trees (ids; old nil: the empty tree), status "added", "deleted", "modified" or
+** "typechange" (a gitlink is compared by the commit it names; no rename detection). */
+static int r_diff_trees(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *a = lua_toboolean(L, 2) ? luaL_checkstring(L, 2) : NULL;
+	const char *b = luaL_checkstring(L, 3);
+	git_oid oa, ob;
+	git_tree *ta = NULL, *tb = NULL;
+	git_diff *diff = NULL;
+	git_diff_options opts;
+	size_t n;
+	int error = 0;
+	if ((a != NULL && parse_oid(L, &oa, a) != 0) || parse_oid(L, &ob, b) != 0)
+		return 3;
+	git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
+	opts.flags = GIT_DIFF_INCLUDE_TYPECHANGE;
+	opts.ignore_submodules = GIT_SUBMODULE_IGNORE_NONE;
+	if (a != NULL)
+		error = git_tree_lookup(&ta, repo, &oa);
+	if (error == 0)
+		error = git_tree_lookup(&tb, repo, &ob);
+	if (error == 0)
+		error = git_diff_tree_to_tree(&diff, repo, ta, tb, &opts);
+	git_tree_free(ta);
+	git_tree_free(tb);
+	if (error < 0)
+		return fail_git(L, error, "diff");
+	n = git_diff_num_deltas(diff);
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		const git_diff_delta *d = git_diff_get_delta(diff, i);
+		lua_createtable(L, 0, 2);
+		lua_pushstring(L, d->new_file.path ? d->new_file.path : d->old_file.path);
+		lua_setfield(L, -2, "path");
+		lua_pushstring(L, delta_name(d->status));
+		lua_setfield(L, -2, "status");
+		lua_seti(L, -2, (lua_Integer)i + 1);
+	}
+	git_diff_free(diff);
+	return 1;
+}
+
+static void free_names(git_strarray *names)
+{
+	for (size_t i = 0; i < names->count; i++)
+		free(names->strings[i]);
+	free(names->strings);
+}
+
+static int collect_submodule(git_submodule *sm, const char *name, void *payload)
+{
+	git_strarray *names = (git_strarray *)payload;
+	char **grown = (char **)realloc(names->strings, (names->count + 1) * sizeof *grown);
+	(void)sm;
+	if (grown == NULL)
+		return -1;
+	names->strings = grown;
+	if ((names->strings[names->count] = strdup(name)) == NULL)
+		return -1;
+	names->count++;
+	return 0;
+}
+
+static void push_optional_oid(lua_State *L, const git_oid *oid, const char *field)
+{
+	if (oid != NULL) {
+		push_oid(L, oid);
+		lua_setfield(L, -2, field);
+	}
+}
+
+/* repo:submodules() -> {{name, path, url, head, index, workdir}...} | nil, err, code: the
+** submodules of a repository with a working tree, whatever .gitmodules says about ignoring
+** them. head and index are the commits the superproject's HEAD and index name for it; workdir is
+** the commit checked out in its folder (nil when it is not checked out). */
+static int r_submodules(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	git_strarray names = {NULL, 0};
+	int error = git_submodule_foreach(repo, collect_submodule, &names);
+	if (error < 0) {
+		free_names(&names);
+		return fail_git(L, error, "submodules");
+	}
+	lua_createtable(L, (int)names.count, 0);
+	for (size_t i = 0; i < names.count; i++) {
+		git_submodule *sm = NULL;
+		if (git_submodule_lookup(&sm, repo, names.strings[i]) < 0) {
+			git_error_clear();
+			continue;
+		}
+		lua_createtable(L, 0, 6);
+		lua_pushstring(L, git_submodule_name(sm));
+		lua_setfield(L, -2, "name");
+		lua_pushstring(L, git_submodule_path(sm));
+		lua_setfield(L, -2, "path");
+		if (git_submodule_url(sm) != NULL) {
+			lua_pushstring(L, git_submodule_url(sm));
+			lua_setfield(L, -2, "url");
+		}
+		push_optional_oid(L, git_submodule_head_id(sm), "head");
+		push_optional_oid(L, git_submodule_index_id(sm), "index");
+		push_optional_oid(L, git_submodule_wd_id(sm), "workdir");
+		lua_seti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+		git_submodule_free(sm);
+	}
+	free_names(&names);
+	return 1;
+}
+
 /* libgit2 is shut down when the Lua state closes, after every repository has been freed. */
 static int shutdown_libgit2(lua_State *L)
 {
@@ -1182,7 +1441,6 @@ static const luaL_Reg methods[] = {
     {"ahead_behind", r_ahead_behind},
     {"log", r_log},
     {"stashes", r_stashes},
-    {"snapshot_tree", r_snapshot_tree},
     {"commit_create", r_commit_create},
     {"merge_trees", r_merge_trees},
     {"tree_find", r_tree_find},
@@ -1191,6 +1449,10 @@ static const luaL_Reg methods[] = {
     {"ref_lookup", r_ref_lookup},
     {"refs", r_refs},
     {"ref_delete", r_ref_delete},
+    {"symref", r_symref},
+    {"symref_set", r_symref_set},
+    {"diff_trees", r_diff_trees},
+    {"submodules", r_submodules},
     {NULL, NULL},
 };
 

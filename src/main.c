@@ -21,6 +21,7 @@ static void lstop(lua_State *L, lua_Debug *ar)
 {
 	(void)ar;
 	lua_sethook(L, NULL, 0, 0);
+	gt_interrupted = 0; /* it is being raised now */
 	if (lua_getglobal(L, "gt") == LUA_TTABLE &&
 	    lua_getfield(L, -1, "_interrupted") == LUA_TFUNCTION) {
 		lua_call(L, 0, 1);
@@ -33,6 +34,7 @@ static void laction(int sig)
 {
 	int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
 	signal(sig, SIG_DFL); /* a second signal ends the process at once */
+	gt_interrupted = 1;   /* for C loops, which the hook cannot stop */
 	lua_sethook(globalL, lstop, flag, 1);
 }
 
@@ -75,6 +77,7 @@ static int docall(lua_State *L, int narg, int nres)
 static int arm_interrupt(lua_State *L)
 {
 	globalL = L;
+	gt_interrupted = 0;
 	signal(SIGINT, laction);
 	signal(SIGTERM, laction);
 	return 0;

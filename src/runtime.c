@@ -19,6 +19,7 @@ static const luaL_Reg preloaded[] = {
     {"gt.lock", luaopen_gt_lock},
     {"gt.proc", luaopen_gt_proc},
     {"gt.readline", luaopen_gt_readline},
+    {"gt.snapshot", luaopen_gt_snapshot},
     {"gt.sys", luaopen_gt_sys},
     {"gt.worktree", luaopen_gt_worktree},
     {NULL, NULL},
@@ -146,5 +147,9 @@ void gt_runtime_open(lua_State *L, int argc, char **argv)
 	lua_setfield(L, -2, "executable");
 	lua_pushcfunction(L, builtin_modules);
 	lua_setfield(L, -2, "_modules");
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+	lua_pushvalue(L, -2);
+	lua_setfield(L, -2, "gt"); /* require("gt") returns it */
+	lua_pop(L, 1);
 	lua_setglobal(L, "gt");
 }

@@ -123,6 +123,17 @@ function helpers.fixture(rig_name)
     work = o.work, dir = dir }
 end
 
+--- Runs gt inside rig `fx` with GT_FAULT=`fault` (gt.fault: "point=kill" or "point=error"),
+--- plus opts.env; returns the whole result (code, signal, stdout, stderr).
+function helpers.gt_fault(fx, fault, args, opts)
+  opts = opts or {}
+  local env = { GT_FAULT = fault }
+  for k, v in pairs(opts.env or {}) do env[k] = v end
+  local argv = { gt.executable, "--town", fx.town, "--rig", fx.name }
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  return helpers.run(argv, { env = env, cwd = opts.cwd })
+end
+
 --- Runs gt inside rig `fx` (with --town); returns code, stdout, stderr.
 function helpers.gt_rig(fx, args, opts)
   local full = { "--town", fx.town, "--rig", fx.name }

@@ -11,6 +11,12 @@ local user_code = {}
 function user_code.fixture(opts)
   local fx = helpers.fixture()
   fx.config, fx.state, fx.log = fx.dir .. "/config", fx.dir .. "/state", fx.dir .. "/log"
+  -- This user did not make the town (the fixture did, as another): it says the town and the
+  -- rig are its own, or their init files and module overrides would not run (gt.trust).
+  for _, dir in ipairs({ fx.town, fx.rig }) do
+    local code, _, err = helpers.gt({ "trust", dir }, { env = user_code.env(fx) })
+    assert(code == 0, err)
+  end
   if opts and opts.fetch_always then
     local path = fx.rig .. "/.gt/rig.lua"
     local config, n = helpers.read(path):gsub("\nreturn {\n", "\nreturn {\n  fetch_ttl_ms = 0,\n")

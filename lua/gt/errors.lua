@@ -15,7 +15,7 @@ Error.__tostring = function(e) return e.message end
 errors.exit = { failure = 1, usage = 2, refused = 3, notfound = 4, busy = 5, interrupted = 130 }
 
 --- Error codes of the C modules that map to a kind other than "failure".
-local kind_of_code = { ELOCKED = "busy", ENOTFOUND = "notfound" }
+local kind_of_code = { ELOCKED = "busy", EBUSY = "busy", ENOTFOUND = "notfound", EINTR = "interrupted" }
 
 --- Creates an error of `kind` ("failure", "usage", "refused", "notfound", "busy").
 ---@return table

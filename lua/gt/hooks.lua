@@ -23,6 +23,26 @@ local registered = { pre_spawn = {}, post_spawn = {}, pre_remove = {}, post_remo
 -- While a repository's hook file loads, its hooks apply to that polecat only (gt.trust).
 hooks._scope = nil
 
+-- Init files that failed to load: their hooks are missing ({path, message}).
+local missing = {}
+
+--- Records that the init file at `path` did not load: `why` is a one-line message naming the
+--- file (and line). The hooks it would have registered are known to be missing.
+function hooks.load_failed(path, why)
+  missing[#missing + 1] = { path = path, why = why }
+end
+
+--- Raises (exit 1) when an init file did not load: a hook it registers (a guard, say) would
+--- silently not run, so commands that run hooks refuse to go on without it. gt --clean runs
+--- with no user code, deliberately.
+function hooks.check_loaded()
+  local m = missing[1]
+  if m then
+    errors.raise("failure", "refusing to run without the hooks of an init file that did not " ..
+      "load: %s; fix it, or run gt --clean to go on without user code", m.why)
+  end
+end
+
 --- Registers `fn` to run on `event`; returns a function that unregisters it.
 ---@param event "pre_spawn"|"post_spawn"|"pre_remove"|"post_remove"
 ---@param fn fun(ctx: table)

@@ -1,15 +1,16 @@
---- gt.polecat: the lifecycle of polecats (DESIGN §4).
+--- gt.polecat: the lifecycle of polecats (DESIGN §4, docs/design-notes.md).
 --
 -- add:    validate the name → per-name lock → finish or roll back what a killed command left →
 --         refuse if a live polecat has the name → record the intent (`spawning`, and an
 --         operation in the journal) → the spawn steps below → `working`.
 -- remove: per-name locks → classify what would be lost → pre_remove hooks → refuse, or save
---         it (unless --discard) → journal → delete the folder → prune git's record → delete
---         the branch → `removed` → post_remove hooks.
+--         it (unless --discard) → journal → gt.reap takes it apart (folder, git's record,
+--         branch), proving first that nothing unsaved goes → `removed` → post_remove hooks.
 --
--- The spawn steps are data: {name, run = fn(ctx), undo = fn(ctx)}. A failing step undoes the
--- steps before it in reverse order; undo functions are idempotent, because the same ones roll
--- back an add that a killed process left half done (from the journal's record of it).
+-- The spawn steps are data: {name, run = fn(ctx), undo = fn(ctx)}. run may return facts to
+-- keep in the journal. What the built-in steps make (branch, folder, worktree) is taken apart
+-- by gt.reap, through the same safety gate as a remove, whether the add fails in-process or was
+-- killed; a step a user adds may bring an undo of its own, run newest first before that.
 local fs = require("gt.fs")
 local sys = require("gt.sys")
 local errors = require("gt.errors")
@@ -18,6 +19,10 @@ local branch = require("gt.branch")
 local output = require("gt.output")
 local store = require("gt.store")
 local hooks = require("gt.hooks")
+local safety = require("gt.safety")
+local salvage = require("gt.salvage")
+local reap = require("gt.reap")
+local fault = require("gt.fault")
 
 local polecat = {}
 
@@ -43,31 +48,11 @@ local function spawn_context(rig, name, issue, ms)
   }
 end
 
-local function branch_exists(repo, name)
-  return repo:branch_lookup(name) ~= nil
-end
-
 local function worktree_record(repo, name)
   for _, wt in ipairs(check(repo:worktrees())) do
     if wt.name == name then return wt end
   end
   return nil
-end
-
---- Removes git's record of worktree `name` (unlocking it first), if there is one. Held under
---- the rig's git lock by the caller.
-local function prune_record(repo, name)
-  if worktree_record(repo, name) then
-    checked("unlocking worktree " .. name, repo:worktree_unlock(name))
-    checked("pruning worktree " .. name, repo:worktree_prune(name, { valid = true, locked = true }))
-  end
-end
-
---- Deletes local branch `name` if it exists; returns true if it did.
-local function delete_branch(repo, name)
-  if not branch_exists(repo, name) then return false end
-  checked("deleting branch " .. name, repo:branch_delete(name))
-  return true
 end
 
 polecat.spawn_steps = {
@@ -83,15 +68,15 @@ polecat.spawn_steps = {
       local repo = ctx.rig:repo()
       local start_ref = ctx.start_ref or ctx.rig:start_ref()
       ctx.start = repo:resolve(start_ref)
-      if not ctx.start then
-        errors.raise("failure", "%s not found in %s/.repo.git (is origin's %s branch gone?)",
-          start_ref, ctx.rig.root, ctx.rig.config.default_branch)
+      if not ctx.start and start_ref == ctx.rig:start_ref() then
+        errors.raise("failure", "%s not found in %s/.repo.git (is origin's %s branch gone? " ..
+          "gt rig set-default %s follows origin's new default)", start_ref, ctx.rig.root,
+          ctx.rig.config.default_branch, ctx.rig.name)
+      elseif not ctx.start then
+        errors.raise("failure", "%s not found in %s/.repo.git", start_ref, ctx.rig.root)
       end
       checked("creating branch " .. ctx.branch, repo:branch_create(ctx.branch, ctx.start))
-    end,
-    undo = function(ctx)
-      local lk <close> = ctx.rig:lock("git", "gt polecat add " .. ctx.name)
-      delete_branch(ctx.rig:repo(), ctx.branch)
+      return { start = ctx.start } -- the journal's proof of what the branch holds
     end,
   },
   {
@@ -99,9 +84,6 @@ polecat.spawn_steps = {
     run = function(ctx)
       check(fs.mkdir_p(ctx.rig.root .. "/polecats"))
       checked("creating " .. ctx.home, fs.mkdir(ctx.home))
-    end,
-    undo = function(ctx)
-      if fs.lstat(ctx.home) then checked("removing " .. ctx.home, fs.remove_tree(ctx.home)) end
     end,
   },
   {
@@ -111,10 +93,6 @@ polecat.spawn_steps = {
       local lk <close> = ctx.rig:lock("git", "gt polecat add " .. ctx.name)
       checked("adding worktree " .. ctx.path, ctx.rig:repo():worktree_add(ctx.name, ctx.path,
         ctx.branch, { lock = polecat.lock_reason(ctx.rig, ctx.name), checkout = false }))
-    end,
-    undo = function(ctx)
-      local lk <close> = ctx.rig:lock("git", "gt polecat add " .. ctx.name)
-      prune_record(ctx.rig:repo(), ctx.name)
     end,
   },
   {
@@ -168,7 +146,8 @@ local function step_names(steps)
   return list
 end
 
---- Undoes the steps named in `done` (newest first). Returns the undo errors as messages.
+--- Runs the undo functions of the steps named in `done` that have one (steps users add; the
+--- built-in ones are taken apart by gt.reap), newest first. Returns the errors as messages.
 local function undo_steps(ctx, done)
   local problems = {}
   local by_name = {}
@@ -183,48 +162,141 @@ local function undo_steps(ctx, done)
   return problems
 end
 
---- Finishes what a killed command left on polecat `name` of `rig`: an add is rolled back, a
---- remove is carried to its end. The caller holds the polecat's lock, so every operation still
---- marked running on this host is abandoned. Returns the set of the kinds of operation it
---- finished ({add = true, remove = true}).
-function polecat.recover(rig, name)
-  local recovered = {}
+--- The facts gt.reap needs to take apart what an add made, from its journal data: the branch
+--- was made at the start commit, so what is in the start commit's tree is saved (on origin).
+local function add_facts(rig, name, data)
+  local repo = rig:repo()
+  local start = data.start
+  if not start and data.branch then start = repo:branch_lookup(data.branch) end
+  local covered = {}
+  if start then covered[1] = repo:tree_of(start) end
+  return { id = rig.name .. "/" .. name, name = name, home = data.home, trash = data.trash,
+    branch = data.branch, tip = start, head = start, covered = covered, delete_branch = true }
+end
+
+--- A function that keeps `facts` in the data of journal operation `op`.
+local function persister(db, op)
+  return function(facts)
+    store.tx(db, function() store.op_update(db, op, facts) end)
+  end
+end
+
+--- How to get back the work saved in a salvage.
+function polecat.restore_hint(rig, ref)
+  return ("git -C %s/.repo.git worktree add <folder> %s"):format(rig.root, ref)
+end
+
+local function note_salvages(rig, name, salvages)
+  for _, saved in ipairs(salvages or {}) do
+    output.note("gt: the unsaved work of %s was saved to %s; get it back with: %s", name, saved.ref,
+      polecat.restore_hint(rig, saved.ref))
+  end
+end
+
+--- Finishes or rolls back an add that a killed command left (journal operation `op`). Rolling
+--- it back goes through the safety gate: when its folder or branch holds work, an add whose
+--- checkout had finished is finished instead (the polecat stays, `working`); otherwise
+--- opts.force saves the work and rolls back, opts.discard (with force) drops it, and without
+--- them this refuses (exit 3), changing nothing. Returns "rolled_back" or "finished", and the
+--- salvages made.
+local function recover_add(rig, name, op, opts)
+  fault.point("recover.add")
   local db = rig.town:ledger()
   local id = rig.name .. "/" .. name
-  local host = sys.hostname()
-  for _, op in ipairs(store.ops_running(db, id)) do
-    if op.host ~= host then
-      errors.raise("busy", "polecat %s: a %s started on host %s (pid %d) is unfinished", name,
-        op.kind, op.host, op.pid)
-    end
+  local facts = add_facts(rig, name, op.data)
+  -- A step may have started without being recorded as done: undo every planned one.
+  local problems = undo_steps({ rig = rig, name = name, id = id, branch = facts.branch,
+    home = facts.home, path = op.data.path }, op.steps_planned)
+  if #problems > 0 then
+    errors.raise("failure", "polecat %s: rolling back an interrupted add failed: %s", name,
+      table.concat(problems, "; "))
+  end
+  local lost = opts.discard and {} or reap.inspect(rig, facts)
+  local checked_out = false
+  for _, s in ipairs(op.steps_done) do checked_out = checked_out or s == "checkout" end
+  if #lost > 0 and checked_out then
+    store.tx(db, function()
+      store.agent_set_state(db, id, "working", "recovered", { operation = op.id, pid = op.pid,
+        action = "finished interrupted add: its folder holds work", holds = lost })
+      store.op_finish(db, op.id, "done")
+    end)
+    output.note("gt: finished an interrupted add of %s (pid %d): its folder holds work, so it " ..
+      "was kept (%s)", name, op.pid, table.concat(lost, "; "))
+    return "finished", {}
+  end
+  if #lost > 0 and not opts.force then
+    errors.raise("refused", "polecat %s: an add that was interrupted (pid %d) before its checkout " ..
+      "finished left work in its folder:\n  %s\nnothing was changed; gt polecat remove --force %s " ..
+      "saves it and removes the polecat", name, op.pid, table.concat(lost, "\n  "), name)
+  end
+  facts.discard = opts.discard and opts.force
+  local result = reap.run(rig, facts, "salvage", persister(db, op.id))
+  store.tx(db, function()
+    store.agent_set_state(db, id, "failed", "recovered", { operation = op.id, pid = op.pid,
+      action = "rolled back interrupted add", salvage = facts.salvage })
+    store.op_finish(db, op.id, "rolled_back")
+  end)
+  output.note("gt: rolled back an interrupted add of %s (pid %d)", name, op.pid)
+  note_salvages(rig, name, result.salvages)
+  return "rolled_back", result.salvages
+end
+
+--- Finishes a remove that a killed command left (journal operation `op`): gt.reap proves again
+--- what the folder holds now, saving what appeared since (unless the remove was --discard).
+local function recover_remove(rig, name, op)
+  fault.point("recover.remove")
+  local db = rig.town:ledger()
+  local id = rig.name .. "/" .. name
+  local facts = op.data
+  facts.id, facts.name = id, name
+  facts.covered = facts.covered or {}
+  local result = reap.run(rig, facts, facts.discard and "refuse" or "salvage", persister(db, op.id))
+  store.tx(db, function()
+    store.agent_set_state(db, id, "removed", "recovered",
+      { operation = op.id, pid = op.pid, action = "finished interrupted remove", salvage = facts.salvage })
+    store.op_finish(db, op.id, "done")
+  end)
+  output.note("gt: finished an interrupted remove of %s (pid %d)", name, op.pid)
+  note_salvages(rig, name, result.salvages)
+  return result.salvages
+end
+
+--- Finishes what a killed command left on polecat `name` of `rig`: an add is rolled back (or
+--- finished, see recover_add), a remove is carried to its end. The caller holds the polecat's
+--- lock, which the killed command held for all of its operation: so whatever host or pid the
+--- journal names, its operation is abandoned. opts: force, discard (as for remove). Returns
+--- { add = "rolled_back"|"finished", remove = true, salvages = {...} } for what it did.
+function polecat.recover(rig, name, opts)
+  opts = opts or {}
+  local recovered = { salvages = {} }
+  local db = rig.town:ledger()
+  for _, op in ipairs(store.ops_running(db, rig.name .. "/" .. name)) do
+    local salvages
     if op.kind == "add" then
-      local ctx = { rig = rig, name = name, id = id, branch = op.data.branch, home = op.data.home,
-        path = op.data.path }
-      -- Undo every planned step: a step may have started without being recorded as done.
-      local problems = undo_steps(ctx, op.steps_planned)
-      if #problems > 0 then
-        errors.raise("failure", "polecat %s: rolling back an interrupted add failed: %s", name,
-          table.concat(problems, "; "))
-      end
-      store.tx(db, function()
-        store.agent_set_state(db, id, "failed", "recovered",
-          { operation = op.id, pid = op.pid, action = "rolled back interrupted add" })
-        store.op_finish(db, op.id, "rolled_back")
-      end)
-      output.note("gt: rolled back an interrupted add of %s (pid %d)", name, op.pid)
-      recovered.add = true
+      recovered.add, salvages = recover_add(rig, name, op, opts)
     elseif op.kind == "remove" then
-      polecat._finish_remove(rig, name, op.data)
-      store.tx(db, function()
-        store.agent_set_state(db, id, "removed", "recovered",
-          { operation = op.id, pid = op.pid, action = "finished interrupted remove" })
-        store.op_finish(db, op.id, "done")
-      end)
-      output.note("gt: finished an interrupted remove of %s (pid %d)", name, op.pid)
+      salvages = recover_remove(rig, name, op)
       recovered.remove = true
     end
+    for _, s in ipairs(salvages or {}) do recovered.salvages[#recovered.salvages + 1] = s end
   end
   return recovered
+end
+
+--- Takes apart, in-process, what a failed add made (the journal's facts): work found in it
+--- (a file a post_spawn hook or the user wrote) is saved first. Returns the problems met (the
+--- operation stays running when there are any, for the next command or gt doctor --fix).
+local function roll_back(ctx, op, done)
+  local db = ctx.rig.town:ledger()
+  local problems = undo_steps(ctx, done)
+  local facts = add_facts(ctx.rig, ctx.name, { branch = ctx.branch, home = ctx.home, start = ctx.start })
+  local ok, result = xpcall(reap.run, errors.handler, ctx.rig, facts, "salvage", persister(db, op))
+  if not ok then
+    problems[#problems + 1] = tostring(errors.is(result) and result.message or result)
+  else
+    note_salvages(ctx.rig, ctx.name, result.salvages)
+  end
+  return problems, ok
 end
 
 --- Spawns polecat `name` in `rig`. opts: issue (id), fetch (default: the rig's
@@ -234,6 +306,7 @@ function polecat.add(rig, name, opts)
   opts = opts or {}
   names.check(name, "polecat name")
   if opts.issue then names.check(opts.issue, "issue id") end
+  hooks.check_loaded()
   local db = rig.town:ledger()
   local lk <close> = rig:lock("polecat-" .. name, "gt polecat add " .. name)
   polecat.recover(rig, name)
@@ -275,23 +348,32 @@ function polecat.add(rig, name, opts)
     op = store.op_begin(db, "add", ctx.id, plan, { branch = ctx.branch, home = ctx.home,
       path = ctx.path })
   end)
+  fault.point("add.claimed")
 
   local done = {}
   for _, step in ipairs(polecat.spawn_steps) do
     local ok, err = xpcall(function()
-      step.run(ctx)
+      local facts = step.run(ctx)
+      local point = "add." .. step.name
+      if fault.is_point(point) then fault.point(point) end
       done[#done + 1] = step.name
-      store.op_step(db, op, step.name)
+      store.op_step(db, op, step.name, facts)
     end, errors.handler)
     if not ok then
       -- The failing step may have done part of its work (a branch made, then an error): undo
       -- it too, as recover() does.
       if done[#done] ~= step.name then done[#done + 1] = step.name end
-      local problems = undo_steps(ctx, done)
+      local problems, rolled_back = roll_back(ctx, op, done)
       store.tx(db, function()
-        store.agent_set_state(db, ctx.id, "failed", "failed",
-          { step = step.name, error = tostring(err), undo_problems = problems })
-        store.op_finish(db, op, #problems == 0 and "rolled_back" or "failed")
+        if rolled_back then
+          store.agent_set_state(db, ctx.id, "failed", "failed",
+            { step = step.name, error = tostring(err), undo_problems = problems })
+          store.op_finish(db, op, #problems == 0 and "rolled_back" or "failed")
+        else
+          -- Left for the next command on the name, or gt doctor --fix, to finish.
+          store.event(db, ctx.id, "failed", { step = step.name, error = tostring(err),
+            undo_problems = problems })
+        end
       end)
       for _, p in ipairs(problems) do output.warn("rollback of %s: %s", name, p) end
       -- A hook's error already names its event ("post_spawn hook (file:line): ...").
@@ -306,25 +388,6 @@ end
 
 -- Remove -----------------------------------------------------------------------------------
 
---- The destructive end of a remove, from the journal's data (also used to finish a remove a
---- killed process left): delete the folder, prune git's record, delete the branch.
-function polecat._finish_remove(rig, name, data)
-  if data.home and fs.lstat(data.home) then
-    checked("removing " .. data.home, fs.remove_tree(data.home))
-  end
-  local lk <close> = rig:lock("git", "gt polecat remove " .. name)
-  local repo = rig:repo()
-  prune_record(repo, name)
-  if data.delete_branch and data.branch then
-    local ok, err, code = repo:branch_delete(data.branch)
-    if not ok and code == "ECHECKEDOUT" then
-      output.warn("keeping branch %s: another worktree has it checked out", data.branch)
-    elseif not ok and code ~= "ENOTFOUND" then
-      checked("deleting branch " .. data.branch, nil, err, code)
-    end
-  end
-end
-
 local function inside(path, dir)
   return path == dir or path:sub(1, #dir + 1) == dir .. "/"
 end
@@ -338,20 +401,22 @@ end
 
 --- Plans the removal of polecats `list` (names) of `rig`: takes their locks (into `locks`),
 --- finishes interrupted operations and classifies each. Returns the plan entries
---- { name, agent, report }, and the names whose interrupted remove it finished (they are
---- removed already). Raises for unknown names.
-local function plan_remove(rig, list, locks)
+--- { name, agent, report }, and the results of the names whose removal recovery did (an
+--- interrupted remove it finished, an interrupted add it rolled back). Raises for unknown names.
+local function plan_remove(rig, list, locks, opts)
   local db = rig.town:ledger()
   local plan, finished = {}, {}
   local cwd = fs.cwd()
   cwd = cwd and fs.realpath(cwd) or cwd
   for _, name in ipairs(list) do
     locks[#locks + 1] = rig:lock("polecat-" .. name, "gt polecat remove " .. name)
-    local recovered = polecat.recover(rig, name)
+    local recovered = polecat.recover(rig, name, { force = opts.force, discard = opts.discard })
     local agent = store.agent_get(db, rig.name, name)
-    if recovered.remove and agent and agent.state == "removed" then
-      -- The killed command was removing it, and now has: that is the removal asked for.
-      finished[#finished + 1] = name
+    if (recovered.remove or recovered.add == "rolled_back") and agent and not store.LIVE[agent.state] then
+      -- The killed command was removing it, or adding it, and now it is gone: that is the
+      -- removal asked for.
+      finished[#finished + 1] = { name = name, safe = #recovered.salvages == 0, recovered = true,
+        salvage = recovered.salvages[#recovered.salvages] }
     else
       agent = polecat.get(rig, name)
       local home = rig:home(name)
@@ -363,7 +428,7 @@ local function plan_remove(rig, list, locks)
     end
   end
   for _, entry in ipairs(plan) do
-    entry.report = require("gt.safety").classify(rig, entry.agent)
+    entry.report = safety.classify(rig, entry.agent)
   end
   return plan, finished
 end
@@ -378,19 +443,28 @@ local function remove_context(rig, entry, opts)
     town = rig.town.root, rig_root = rig.root }
 end
 
+--- Whether a --force remove of `entry` saves something: unsaved work, or ignored files the
+--- rig keeps (keep_ignored).
+local function saves(entry, opts)
+  return opts.force and not opts.discard and
+    (not entry.report.safe or #entry.report.ignored.kept > 0)
+end
+
 --- Describes the steps a remove would take (what --dry-run prints).
 function polecat.describe_plan(rig, entry, opts)
   local steps = {}
   if not entry.report.safe and not opts.force then
     return { "refuse: it holds work that exists nowhere else (" ..
-      table.concat(require("gt.safety").describe(entry.report), "; ") .. ")" }
+      table.concat(safety.describe(entry.report), "; ") .. ")" }
   end
-  if not entry.report.safe then
-    if opts.discard then
-      steps[#steps + 1] = "discard unsaved work (--discard)"
-    else
-      steps[#steps + 1] = ("save unsaved work under refs/gt/salvage/%s/%s/<stamp>"):format(rig.name, entry.name)
-    end
+  if not entry.report.savable and not opts.discard then
+    return { "refuse: it holds work gt cannot save (" ..
+      table.concat(safety.describe(entry.report), "; ") .. ")" }
+  end
+  if not entry.report.safe and opts.discard then
+    steps[#steps + 1] = "discard unsaved work (--discard)"
+  elseif saves(entry, opts) then
+    steps[#steps + 1] = ("save unsaved work under refs/gt/salvage/%s/%s/<stamp>"):format(rig.name, entry.name)
   end
   steps[#steps + 1] = "delete " .. entry.home
   steps[#steps + 1] = "prune git's worktree record " .. entry.name
@@ -399,11 +473,91 @@ function polecat.describe_plan(rig, entry, opts)
   return steps
 end
 
+--- The refusal of a remove: what each polecat holds, and what to do.
+local function refusal(unsafe, unsavable)
+  local lines = {}
+  for _, entry in ipairs(unsafe) do
+    lines[#lines + 1] = unsavable
+      and ("polecat %s holds work gt cannot save:"):format(entry.name)
+      or ("polecat %s holds work that exists nowhere else:"):format(entry.name)
+    for _, l in ipairs(safety.describe(entry.report)) do lines[#lines + 1] = "  " .. l end
+    local ignored = safety.describe_ignored(entry.report)
+    if ignored then lines[#lines + 1] = "  (" .. ignored .. ")" end
+  end
+  if unsavable then
+    lines[#lines + 1] = "nothing was removed; save that work yourself, or use --force --discard to drop it"
+  else
+    lines[#lines + 1] = "nothing was removed; use --force to save this work under " ..
+      "refs/gt/salvage/ and remove, or --force --discard to drop it"
+  end
+  return table.concat(lines, "\n")
+end
+
+--- Removes one planned polecat: saves what needs saving, journals the removal, and has gt.reap
+--- take it apart. Returns its result.
+local function remove_one(rig, entry, opts)
+  local db = rig.town:ledger()
+  local name, agent, report = entry.name, entry.agent, entry.report
+  local saved
+  if saves(entry, opts) then
+    saved = salvage.save(rig, agent, report)
+    store.tx(db, function()
+      store.event(db, agent.id, "salvaged", { ref = saved.ref, commit = saved.commit,
+        lost = safety.describe(report) })
+    end)
+  end
+  fault.point("remove.salvaged")
+  local repo = rig:repo()
+  local covered = {}
+  if report.head then covered[#covered + 1] = repo:tree_of(report.head) end
+  if saved then
+    covered[#covered + 1] = saved.tree
+    if saved.index then covered[#covered + 1] = saved.index end
+  end
+  local discard = opts.force and opts.discard and not report.safe
+  local facts = { id = agent.id, name = name, home = entry.home, branch = agent.branch,
+    tip = report.branch_tip, head = report.head, covered = covered,
+    strays_covered = saved and saved.strays, keep = saved and rig:option("keep_ignored") or nil,
+    salvage = saved and saved.ref, salvage_commit = saved and saved.commit,
+    discard = discard, delete_branch = true }
+  local op
+  store.tx(db, function()
+    store.agent_set_state(db, agent.id, "removing", "removing",
+      { force = opts.force == true, discard = opts.discard == true, salvage = facts.salvage })
+    op = store.op_begin(db, "remove", agent.id, { "move", "prove", "delete", "prune", "branch" }, facts)
+  end)
+  fault.point("remove.journaled")
+  -- A plain remove found it safe: anything found now appeared since, and the folder is put
+  -- back. A --force remove saves that too.
+  local policy = opts.force and "salvage" or "restore"
+  local ok, result = xpcall(reap.run, errors.handler, rig, facts, policy, persister(db, op))
+  if not ok then
+    if errors.is(result) and result.restored then
+      store.tx(db, function()
+        store.agent_set_state(db, agent.id, agent.state, "remove_undone", { reason = result.message })
+        store.op_finish(db, op, "rolled_back")
+      end)
+    end
+    errors.rethrow(result, name)
+  end
+  fault.point("remove.done")
+  store.tx(db, function()
+    store.agent_set_state(db, agent.id, "removed", "removed",
+      { salvage = facts.salvage, discarded = discard, kept_branch = result.kept_branch })
+    store.op_finish(db, op, "done")
+  end)
+  local last = result.salvages[#result.salvages]
+  return { name = name, safe = report.safe, report = report, discarded = discard,
+    salvage = last and { ref = last.ref, commit = last.commit } or saved }
+end
+
 --- Removes polecats `list` (names) of `rig`. opts: force (save unsaved work, then remove),
 --- discard (with force: do not save it), dry_run (return the plan, change nothing).
---- Without force, refuses (exit 3) if any of them holds work that exists nowhere else; nothing
---- is removed then. A name whose interrupted remove this finishes counts as removed. Returns a
---- list of { name, safe, salvage = {ref, commit} | nil, report, steps (dry run), recovered }.
+--- Without force, refuses (exit 3) if any of them holds work that exists nowhere else; with it,
+--- refuses when some of that work cannot be saved (a nested repository, a submodule's work,
+--- what cannot be read) unless discard. Nothing is removed then. A name whose interrupted
+--- operation recovery ends counts as removed. Returns a list of { name, safe, salvage =
+--- {ref, commit} | nil, report, steps (dry run), recovered }.
 function polecat.remove(rig, list, opts)
   opts = opts or {}
   if opts.discard and not opts.force then
@@ -415,8 +569,9 @@ function polecat.remove(rig, list, opts)
     if not seen[name] then seen[name] = true; unique[#unique + 1] = name end
   end
   table.sort(unique) -- locks are always taken in the same order
+  if not opts.dry_run then hooks.check_loaded() end
   local locks <close> = lock_set()
-  local plan, finished = plan_remove(rig, unique, locks)
+  local plan, finished = plan_remove(rig, unique, locks, opts)
 
   for _, entry in ipairs(plan) do
     if not entry.report.worktree_missing then
@@ -427,28 +582,24 @@ function polecat.remove(rig, list, opts)
       { scope = entry.agent.id, kind = "refused" })
     if not ok then errors.rethrow(err, entry.name) end
   end
+  fault.point("remove.classified")
 
-  local unsafe = {}
+  local unsafe, unsavable = {}, {}
   for _, entry in ipairs(plan) do
     if not entry.report.safe then unsafe[#unsafe + 1] = entry end
+    if not entry.report.savable then unsavable[#unsavable + 1] = entry end
   end
-  if #unsafe > 0 and not opts.force and not opts.dry_run then
-    local lines = {}
-    for _, entry in ipairs(unsafe) do
-      lines[#lines + 1] = ("polecat %s holds work that exists nowhere else:"):format(entry.name)
-      for _, l in ipairs(require("gt.safety").describe(entry.report)) do
-        lines[#lines + 1] = "  " .. l
-      end
+  if not opts.dry_run then
+    if #unsafe > 0 and not opts.force then
+      errors.raise("refused", "refusing to remove: %s", refusal(unsafe, false))
     end
-    lines[#lines + 1] = "nothing was removed; use --force to save this work under " ..
-      "refs/gt/salvage/ and remove, or --force --discard to drop it"
-    errors.raise("refused", "refusing to remove: %s", table.concat(lines, "\n"))
+    if #unsavable > 0 and not opts.discard then
+      errors.raise("refused", "refusing to remove: %s", refusal(unsavable, true))
+    end
   end
 
   local results = {}
-  for _, name in ipairs(finished) do
-    results[#results + 1] = { name = name, safe = true, recovered = true }
-  end
+  for _, r in ipairs(finished) do results[#results + 1] = r end
   if opts.dry_run then
     for _, entry in ipairs(plan) do
       results[#results + 1] = { name = entry.name, safe = entry.report.safe, report = entry.report,
@@ -457,38 +608,14 @@ function polecat.remove(rig, list, opts)
     return results
   end
 
-  local db = rig.town:ledger()
   local hook_errors = {}
   for _, entry in ipairs(plan) do
-    local name, agent = entry.name, entry.agent
-    local saved
-    if not entry.report.safe and not opts.discard then
-      saved = require("gt.salvage").save(rig, agent, entry.report)
-      store.tx(db, function()
-        store.event(db, agent.id, "salvaged", { ref = saved.ref, commit = saved.commit,
-          lost = require("gt.safety").describe(entry.report) })
-      end)
-    end
-    local data = { home = entry.home, path = agent.worktree, branch = agent.branch,
-      delete_branch = true, salvage = saved and saved.ref }
-    local op
-    store.tx(db, function()
-      store.agent_set_state(db, agent.id, "removing", "removing",
-        { force = opts.force == true, discard = opts.discard == true, salvage = data.salvage })
-      op = store.op_begin(db, "remove", agent.id, { "folder", "prune", "branch", "removed" }, data)
-    end)
-    polecat._finish_remove(rig, name, data)
-    store.tx(db, function()
-      store.agent_set_state(db, agent.id, "removed", "removed",
-        { salvage = data.salvage, discarded = opts.discard == true and not entry.report.safe })
-      store.op_finish(db, op, "done")
-    end)
-    results[#results + 1] = { name = name, safe = entry.report.safe, report = entry.report,
-      salvage = saved, discarded = opts.discard == true and not entry.report.safe }
+    local r = remove_one(rig, entry, opts)
+    results[#results + 1] = r
     local post = remove_context(rig, entry, opts)
-    post.salvage = saved and saved.ref
-    local ok, err = pcall(hooks.run, "post_remove", post, { scope = agent.id })
-    if not ok then hook_errors[#hook_errors + 1] = name .. ": " .. tostring(err) end
+    post.salvage = r.salvage and r.salvage.ref
+    local ok, err = pcall(hooks.run, "post_remove", post, { scope = entry.agent.id })
+    if not ok then hook_errors[#hook_errors + 1] = entry.name .. ": " .. tostring(err) end
   end
   if #hook_errors > 0 then
     results.hook_errors = hook_errors

@@ -15,11 +15,15 @@ local store = require("gt.store")
 
 local rig = {}
 
+local CONFIG_COMMENT = "gt rig configuration. Options (defaults): fetch_on_spawn = true, fetch_ttl_ms = 10000,\n" ..
+  "lock_timeout_ms = 10000, keep_ignored = { \".env*\" } (ignored files remove --force saves)."
+
 --- Options a rig's .gt/rig.lua may set, with their defaults.
 rig.defaults = {
   fetch_on_spawn = true,  -- fetch origin before branching a new polecat
   fetch_ttl_ms = 10000,   -- ...unless the last fetch is more recent than this
   lock_timeout_ms = 10000, -- how long a command waits for a busy lock
+  keep_ignored = { ".env*" }, -- ignored files that remove --force saves (.gitignore patterns)
 }
 
 ---@class gt.Rig
@@ -81,8 +85,13 @@ function Rig:worktree_path(name) return self.root .. "/polecats/" .. name .. "/"
 ---@return gt.Lock
 function Rig:lock(lockname, what, timeout_ms)
   local path = self.root .. "/.gt/locks/" .. lockname .. ".lock"
-  local lk, err, code = lock.acquire(path, { timeout_ms = timeout_ms or self:option("lock_timeout_ms"),
-    what = what or "gt" })
+  local opts = { timeout_ms = timeout_ms or self:option("lock_timeout_ms"), what = what or "gt" }
+  local lk, err, code = lock.acquire(path, opts)
+  if not lk and code == "ENOTFOUND" and fs.stat(self.root .. "/.gt/rig.lua") then
+    -- The locks folder is gt's own scratch space: made again if someone deleted it.
+    errors.checked("creating " .. self.root .. "/.gt/locks", fs.mkdir_p(self.root .. "/.gt/locks"))
+    lk, err, code = lock.acquire(path, opts)
+  end
   return errors.checked(lockname, lk, err, code)
 end
 
@@ -102,14 +111,59 @@ function Rig:fetch(what)
   if row and row.fetched_at and now - row.fetched_at < self:option("fetch_ttl_ms") then
     return true
   end
-  local ok, ferr = self:repo():fetch("origin", { prune = true })
+  local ok, head = self:repo():fetch("origin", { prune = true })
   if not ok then
-    output.warn("could not fetch origin (%s); using origin/%s as last fetched", ferr,
+    output.warn("could not fetch origin (%s); using origin/%s as last fetched", head,
       self.config.default_branch)
     return false
   end
+  self:follow_origin_head(head)
   store.rig_fetched(db, self.name, now)
   return true
+end
+
+--- After a fetch: points refs/remotes/origin/HEAD at the branch origin's HEAD names (`head`,
+--- "refs/heads/x"), and when the rig's default branch is gone from origin, makes that branch
+--- the rig's default (said on stderr). Returns the branch origin's HEAD names, or nil.
+function Rig:follow_origin_head(head)
+  local repo = self:repo()
+  local b = head and head:match("^refs/heads/(.+)$")
+  if not b or not repo:ref_lookup("refs/remotes/origin/" .. b) then return nil end
+  if repo:symref("refs/remotes/origin/HEAD") ~= "refs/remotes/origin/" .. b then
+    errors.check(repo:symref_set("refs/remotes/origin/HEAD", "refs/remotes/origin/" .. b, "gt: fetch"))
+  end
+  local current = self.config.default_branch
+  if b ~= current and not repo:ref_lookup(self:start_ref()) then
+    self:set_default(b)
+    output.note("gt: origin's branch %s is gone and its default is now %s: rig %s follows it",
+      current, b, self.name)
+  end
+  return b
+end
+
+--- Makes `branch` (a branch of origin, fetched) the rig's default: polecats start from it and
+--- their commits count as merged when they are in it.
+function Rig:set_default(branch)
+  if not self:repo():ref_lookup("refs/remotes/origin/" .. branch) then
+    errors.raise("notfound", "origin has no branch %s (as last fetched)", errors.quote(branch))
+  end
+  local config = {}
+  for k, v in pairs(self.config) do config[k] = v end
+  config.default_branch = branch
+  local ok, err = luafile.write(self.root .. "/.gt/rig.lua", config, CONFIG_COMMENT)
+  if not ok then errors.raise("failure", "writing rig config: %s", err) end
+  self.config = config
+  local db = self.town:ledger()
+  store.tx(db, function() store.rig_set_default(db, self.name, branch) end)
+end
+
+--- What is wrong with the rig's default branch, or nil: origin's branch it names is gone (after
+--- origin renamed it), with the branch origin's HEAD names now, when it is known.
+function Rig:stale_default()
+  local repo = self:repo()
+  if repo:ref_lookup(self:start_ref()) then return nil end
+  local head = repo:symref("refs/remotes/origin/HEAD")
+  return { branch = self.config.default_branch, origin_head = head and head:match("^refs/remotes/origin/(.+)$") }
 end
 
 --- Returns the rig's live polecats (gt.polecat.list rows).
@@ -153,10 +207,74 @@ local function default_branch_of(repo, wanted)
   return false, remote_branches
 end
 
+--- The names of what `gt rig add` makes in a rig's folder, and nothing else may be there for
+--- a half-made rig to be rolled back: .repo.git (a clone of origin, so nothing in it is unique
+--- work), .gt (config, locks) and an empty polecats folder.
+local function only_rig_layout(root)
+  for _, n in ipairs(fs.dir(root) or {}) do
+    if n == "polecats" then
+      local inside = fs.dir(root .. "/polecats")
+      if inside and #inside > 0 then return false, root .. "/polecats is not empty" end
+    elseif n == ".gt" then
+      for _, m in ipairs(fs.dir(root .. "/.gt") or {}) do
+        if m ~= "rig.lua" and m ~= "rig.lua.tmp" and m ~= "locks" then
+          return false, root .. "/.gt/" .. m .. " is not gt's"
+        end
+      end
+    elseif n ~= ".repo.git" then
+      return false, root .. "/" .. n .. " is not gt's"
+    end
+  end
+  return true
+end
+
+--- Whether `<town>/<name>` is what a `gt rig add` killed half-way leaves: a folder with a
+--- clone in it, no ledger row. Returns the reason it cannot be rolled back, if it cannot.
+function rig.half_made(town, name)
+  local root = town.root .. "/" .. name
+  if store.rig_get(town:ledger(), name) or not fs.lstat(root .. "/.repo.git") then return false end
+  local ok, why = only_rig_layout(root)
+  return true, not ok and why or nil
+end
+
+--- Rolls back what a killed `gt rig add NAME` left (its journal operation, or a half-made rig
+--- folder with gt's layout only); the caller holds the rig's lock in the town. Raises a refusal
+--- when the folder holds anything gt did not make there. Returns true if it rolled back.
+function rig.recover(town, name)
+  local db = town:ledger()
+  local ops = store.ops_running(db, name)
+  local half, why = rig.half_made(town, name)
+  if #ops == 0 and not half then return false end
+  local root = town.root .. "/" .. name
+  if fs.lstat(root) and not store.rig_get(db, name) then
+    local ok, whynot = only_rig_layout(root)
+    if not ok then
+      errors.raise("refused", "a rig add of %s was interrupted, and %s: gt will not delete it; " ..
+        "move it away first", name, whynot or why)
+    end
+    errors.checked("removing " .. root, fs.remove_tree(root))
+  end
+  store.tx(db, function()
+    for _, op in ipairs(ops) do store.op_finish(db, op.id, "rolled_back") end
+  end)
+  output.note("gt: rolled back an interrupted rig add of %s", name)
+  return true
+end
+
+--- Takes the town's lock for rig `name` (held by rig add and by its recovery).
+local function rig_lock(town, name, what)
+  errors.check(fs.mkdir_p(town.root .. "/.gt/locks"))
+  local lk, err, code = lock.acquire(town.root .. "/.gt/locks/rig-" .. name .. ".lock",
+    { timeout_ms = 10000, what = what })
+  return errors.checked("rig " .. name, lk, err, code)
+end
+rig.lock = rig_lock
+
 --- Adds rig `name` to `town`: a bare clone of `source` (URL or path) into <rig>/.repo.git, its
 --- config and its registration in the ledger (last). Refuses bad names, existing rigs and empty
---- repositories; any failure removes everything it made. opts.branch overrides the default
---- branch; opts.progress is a function(stats) for clone progress.
+--- repositories; any failure removes everything it made, and so does the next rig add of the
+--- name (or gt doctor --fix) when the command was killed: the journal records it first.
+--- opts.branch overrides the default branch; opts.progress is a function(stats) for clone progress.
 ---@return gt.Rig
 function rig.add(town, name, source, opts)
   opts = opts or {}
@@ -166,15 +284,25 @@ function rig.add(town, name, source, opts)
     errors.raise("usage", "invalid branch name %s", errors.quote(opts.branch))
   end
   local db = town:ledger()
+  local lk <close> = rig_lock(town, name, "gt rig add " .. name)
+  rig.recover(town, name)
   if store.rig_get(db, name) then errors.raise("failure", "rig %s already exists", name) end
   local root = town.root .. "/" .. name
   if fs.lstat(root) then
     errors.raise("failure", "%s already exists; choose another rig name", root)
   end
   local url = resolve_source(source)
+  local op
+  store.tx(db, function()
+    op = store.op_begin(db, "rig_add", name, { "folder", "clone", "config", "register" },
+      { root = root, url = url })
+  end)
   -- Creating the folder claims the name; from here on, failure removes it.
   local ok, err, code = fs.mkdir(root)
-  errors.checked("creating " .. root, ok, err, code)
+  if not ok then
+    store.tx(db, function() store.op_finish(db, op, "rolled_back") end)
+    errors.checked("creating " .. root, ok, err, code)
+  end
   local r
   local done, e = xpcall(function()
     local worktree = require("gt.worktree")
@@ -191,17 +319,21 @@ function rig.add(town, name, source, opts)
     errors.check(fs.mkdir_p(root .. "/.gt/locks"))
     errors.check(fs.mkdir_p(root .. "/polecats"))
     local config = { name = name, url = url, default_branch = branch, created_at = sys.now_ms() }
-    local wok, werr = luafile.write(root .. "/.gt/rig.lua", config,
-      "gt rig configuration. Options (defaults): fetch_on_spawn = true, fetch_ttl_ms = 10000,\n" ..
-      "lock_timeout_ms = 10000.")
+    local wok, werr = luafile.write(root .. "/.gt/rig.lua", config, CONFIG_COMMENT)
     if not wok then errors.raise("failure", "writing rig config: %s", werr) end
-    store.rig_add(db, { name = name, url = url, default_branch = branch, path = root })
+    store.tx(db, function()
+      store.rig_add(db, { name = name, url = url, default_branch = branch, path = root })
+      store.op_finish(db, op, "done")
+    end)
     r = setmetatable({ town = town, name = name, root = root, config = config }, Rig)
   end, errors.handler)
   if not done then
     fs.remove_tree(root)
+    store.tx(db, function() store.op_finish(db, op, "rolled_back") end)
     error(e, 0)
   end
+  -- Its init files and module overrides are the user's own code (gt.trust).
+  require("gt.trust").own(root)
   return r
 end
 

@@ -1,14 +1,24 @@
---- gt.safety: what removing a polecat would lose (DESIGN §4, "remove").
+--- gt.safety: what removing a polecat would lose (DESIGN §4, "remove"; docs/design-notes.md).
 --
--- Work is safe when it exists somewhere else. A polecat's worktree holds unsaved work when it
--- has uncommitted changes (staged, unstaged, conflicted), untracked files (ignored ones are
--- disposable by definition), stashes made on its branch (stashes are shared by every worktree
--- of the repository, so only those naming the branch count), or commits on no
--- remote-tracking branch. A branch whose changes are already in origin/<default> counts as
--- safe, squash-merged included: it is merged into the default tip in memory, and if the
--- result is the default tip's own tree, nothing would be lost.
+-- Work is safe when it exists somewhere else. A polecat holds unsaved work when its worktree has
+-- uncommitted changes (staged, unstaged, conflicted; edits hidden by assume-unchanged or
+-- skip-worktree flags included), untracked files (ignored ones are disposable by definition),
+-- stashes made on its branch (stashes are shared by every worktree of the repository, so only
+-- those naming the branch count), or commits on no remote-tracking branch; when one of its
+-- submodules holds any of these; or when files were put beside the worktree, in the polecat's
+-- folder. A branch whose changes are already in origin/<default> counts as safe, squash-merged
+-- included: it is merged into the default tip in memory, and if the result is the default tip's
+-- own tree, nothing would be lost.
+--
+-- What the classification cannot read is not safe: a folder or file it cannot open, a
+-- worktree it cannot open at all. Some work cannot be saved by a salvage (a repository nested
+-- in the worktree, a submodule's commits and files, what cannot be read): `savable` is false
+-- then, and even --force refuses. The managed repository's own settings (a submodule's
+-- `ignore = dirty` in .gitmodules) never lower this gate.
 local fs = require("gt.fs")
 local errors = require("gt.errors")
+local worktree = require("gt.worktree")
+local snapshot = require("gt.snapshot")
 
 local safety = {}
 
@@ -21,44 +31,144 @@ local function append_unique(list, seen, items)
   end
 end
 
---- Returns true if every change of commit `tip` is already in `base` (both revisions of repo).
+local function unreadable(report, path, reason)
+  report.unreadable[#report.unreadable + 1] = { path = path, reason = reason }
+end
+
+--- Returns true if every change of commit `tip` is already in `base` (both revisions of repo);
+--- false when base does not resolve.
 function safety.absorbed(repo, base, tip)
+  if not repo:resolve(base) then return false end
   local merged = repo:merge_trees(base, tip)
   return merged ~= nil and merged == repo:tree_of(base)
 end
 
---- Classifies the worktree and branch of `agent` (a ledger row) in `rig`. Returns a report:
---- { safe, staged, unstaged, untracked, conflicted (paths), stashes ({index, message, oid}),
----   unpushed ({oid, summary}), unpushed_total, absorbed, head, branch_tip, worktree_missing,
----   unreadable (why the worktree could not be read) }.
+--- Commits reachable from `tips` (commit ids of `repo`) and from no remote-tracking ref:
+--- the list (at most `limit`, newest first), their total, and whether all are absorbed into
+--- `base` (a revision; nil: never).
+local function unpushed(repo, tips, base, limit)
+  local list, seen, total, all_absorbed = {}, {}, 0, true
+  for _, tip in ipairs(tips) do
+    local commits, n, code = repo:commits_not_on(tip, "refs/remotes/*", limit)
+    errors.checked("listing commits of " .. tip, commits, n, code)
+    if n > 0 then
+      append_unique(list, seen, commits)
+      total = total + n
+      if not (base and safety.absorbed(repo, base, tip)) then all_absorbed = false end
+    end
+  end
+  return list, total, total > 0 and all_absorbed
+end
+
+--- Reads the status of the worktree open as `w` at `path` into report (a classification), with
+--- `keep` the patterns of ignored files --force keeps. Returns the worktree's HEAD.
+local function read_worktree(report, w, path, keep)
+  local status, serr = w:status()
+  if not status then
+    unreadable(report, ".", serr)
+  else
+    report.staged, report.unstaged = status.staged, status.unstaged
+    report.untracked, report.conflicted = status.untracked, status.conflicted
+    for _, p in ipairs(status.unreadable) do unreadable(report, p, "cannot be read") end
+    for _, p in ipairs(status.nested) do report.nested[#report.nested + 1] = p:gsub("/$", "") end
+  end
+  -- What git's status skips without a word: folders it cannot read, ignored content.
+  local s <close>, ferr = snapshot.open(w, path, { index = w:gitdir() .. "index" })
+  local found
+  if s then found, ferr = s:scan({ keep = keep }) end
+  if not found then
+    unreadable(report, ".", ferr)
+  else
+    for _, u in ipairs(found.unreadable) do unreadable(report, u.path, u.reason) end
+    local seen = {}
+    for _, p in ipairs(report.nested) do seen[p] = true end
+    for _, p in ipairs(found.nested) do
+      if not seen[p] then report.nested[#report.nested + 1] = p end
+    end
+    table.sort(found.kept)
+    report.ignored = { files = found.ignored_files, bytes = found.ignored_bytes, kept = found.kept }
+  end
+  return w:head()
+end
+
+--- Classifies the submodules of the worktree `w` (at `path`) into report.submodules: those that
+--- hold anything their own remote does not have. depth guards against a cycle.
+local function read_submodules(report, w, path, depth)
+  local subs, err = w:submodules()
+  if not subs then return unreadable(report, ".gitmodules", err) end
+  for _, sub in ipairs(subs) do
+    local dir = path .. "/" .. sub.path
+    local entry = { path = sub.path, staged = {}, unstaged = {}, untracked = {}, conflicted = {},
+      stashes = {}, unpushed = {}, unpushed_total = 0, unreadable = {}, nested = {},
+      submodules = {} }
+    local r = sub.workdir and worktree.open(dir)
+    if r then
+      local head = read_worktree(entry, r, dir, nil)
+      entry.stashes = errors.check(r:stashes())
+      local tips = {}
+      for _, oid in ipairs({ head and head.oid or false, sub.head or false, sub.index or false }) do
+        if oid and r:resolve(oid) then tips[#tips + 1] = oid end
+      end
+      for _, b in ipairs(errors.check(r:refs("refs/heads/*"))) do tips[#tips + 1] = b.oid end
+      entry.unpushed, entry.unpushed_total = unpushed(r, tips, nil, 3)
+      if depth < 8 then read_submodules(entry, r, dir, depth + 1) end
+      r:close()
+    elseif fs.dir(dir) and #fs.dir(dir) > 0 then
+      -- Not checked out, yet something is there: git's status would not show it.
+      entry.untracked = { sub.path .. "/" }
+    end
+    entry.held = #entry.staged + #entry.unstaged + #entry.untracked + #entry.conflicted +
+      #entry.stashes + entry.unpushed_total + #entry.unreadable + #entry.nested +
+      #entry.submodules > 0
+    if entry.held then report.submodules[#report.submodules + 1] = entry end
+  end
+end
+
+--- Classifies the worktree, folder and branch of `agent` (a ledger row) in `rig`. Returns a
+--- report: { safe, savable, staged, unstaged, untracked, conflicted (paths), stashes ({index,
+--- message, oid}), unpushed ({oid, summary}), unpushed_total, absorbed, head, branch_tip,
+--- worktree_missing, unreadable ({path, reason}), nested (paths of repositories nested in the
+--- worktree), submodules ({path, ...} of those holding work), strays (names of what is beside
+--- the worktree in the polecat's folder), ignored ({files, bytes, kept}: ignored content, and
+--- the ignored files that match the rig's keep_ignored patterns, which --force saves) }.
 function safety.classify(rig, agent)
   local repo = rig:repo()
   local report = { name = agent.name, branch = agent.branch, path = agent.worktree, staged = {},
     unstaged = {}, untracked = {}, conflicted = {}, stashes = {}, unpushed = {}, unpushed_total = 0,
-    absorbed = false, worktree_missing = false }
+    absorbed = false, worktree_missing = false, unreadable = {}, nested = {}, submodules = {},
+    strays = {}, ignored = { files = 0, bytes = 0, kept = {} } }
   local short = agent.branch and agent.branch:match("^refs/heads/(.+)$") or agent.branch
   local head_branch
-  if agent.worktree and fs.stat(agent.worktree) then
-    local worktree = require("gt.worktree")
-    local w <close>, err = worktree.open(agent.worktree)
+  local path = agent.worktree
+  if path and fs.stat(path) then
+    local w <close>, err = worktree.open(path)
     if not w then
-      report.unreadable = err
+      unreadable(report, ".", err)
     else
-      local status, serr = w:status()
-      if not status then
-        report.unreadable = serr
-      else
-        report.staged, report.unstaged = status.staged, status.unstaged
-        report.untracked, report.conflicted = status.untracked, status.conflicted
-      end
-      local head = w:head()
+      local head = read_worktree(report, w, path, rig:option("keep_ignored"))
       if head then
         report.head = head.oid
         head_branch = head.ref and head.ref:match("^refs/heads/(.+)$")
       end
+      read_submodules(report, w, path, 1)
     end
   else
     report.worktree_missing = true
+  end
+  local home = rig:home(agent.name)
+  if fs.lstat(home) then
+    local names, derr = fs.dir(home)
+    if not names then unreadable(report, home, derr) end
+    for _, n in ipairs(names or {}) do
+      if n ~= rig.name then report.strays[#report.strays + 1] = n end
+    end
+    table.sort(report.strays)
+    if #report.strays > 0 then
+      local s <close> = errors.check(snapshot.open(repo, home, { all = true, only = report.strays }))
+      local found = errors.check(s:scan())
+      for _, u in ipairs(found.unreadable) do unreadable(report, home .. "/" .. u.path, u.reason) end
+      for _, p in ipairs(found.nested) do report.nested[#report.nested + 1] = home .. "/" .. p end
+    end
   end
 
   local seen_stash = {}
@@ -71,22 +181,12 @@ function safety.classify(rig, agent)
   if report.head then tips[#tips + 1] = report.head end
   report.branch_tip = short and repo:branch_lookup(short) or nil
   if report.branch_tip and report.branch_tip ~= report.head then tips[#tips + 1] = report.branch_tip end
-  local seen_commit = {}
-  local all_absorbed = true
-  for _, tip in ipairs(tips) do
-    local commits, total, code = repo:commits_not_on(tip, "refs/remotes/*", 20)
-    errors.checked("listing commits of " .. tip, commits, total, code)
-    if total > 0 then
-      append_unique(report.unpushed, seen_commit, commits)
-      report.unpushed_total = report.unpushed_total + total
-      if not safety.absorbed(repo, rig:start_ref(), tip) then all_absorbed = false end
-    end
-  end
-  report.absorbed = report.unpushed_total > 0 and all_absorbed
+  report.unpushed, report.unpushed_total, report.absorbed = unpushed(repo, tips, rig:start_ref(), 20)
 
-  report.safe = not report.unreadable and #report.staged == 0 and #report.unstaged == 0 and
+  report.savable = #report.unreadable == 0 and #report.nested == 0 and #report.submodules == 0
+  report.safe = report.savable and #report.staged == 0 and #report.unstaged == 0 and
     #report.untracked == 0 and #report.conflicted == 0 and #report.stashes == 0 and
-    (report.unpushed_total == 0 or report.absorbed)
+    #report.strays == 0 and (report.unpushed_total == 0 or report.absorbed)
   return report
 end
 
@@ -102,11 +202,34 @@ local function count(n, one, many)
   return ("%d %s"):format(n, n == 1 and one or many)
 end
 
+--- What a submodule entry holds, in a few words.
+local function held(entry)
+  local parts = {}
+  local function add(n, one, many) if n > 0 then parts[#parts + 1] = count(n, one, many) end end
+  add(entry.unpushed_total, "commit on no remote", "commits on no remote")
+  add(#entry.staged + #entry.unstaged + #entry.conflicted, "uncommitted change", "uncommitted changes")
+  add(#entry.untracked, "untracked file", "untracked files")
+  add(#entry.stashes, "stash", "stashes")
+  add(#entry.unreadable, "unreadable path", "unreadable paths")
+  add(#entry.nested, "nested repository", "nested repositories")
+  add(#entry.submodules, "submodule with work", "submodules with work")
+  return table.concat(parts, ", ")
+end
+
 --- Describes what a report says would be lost, one line per kind (empty when safe).
 function safety.describe(report)
   local lines = {}
-  if report.unreadable then
-    lines[#lines + 1] = "worktree could not be read: " .. report.unreadable
+  for _, u in ipairs(report.unreadable) do
+    lines[#lines + 1] = ("%s could not be read (%s): gt cannot tell what it holds"):format(
+      u.path == "." and "the worktree" or u.path, u.reason)
+  end
+  for _, p in ipairs(report.nested) do
+    lines[#lines + 1] = ("repository nested in the worktree: %s/ (gt cannot save it: commit and " ..
+      "push its work, or move it out)"):format(p)
+  end
+  for _, sub in ipairs(report.submodules) do
+    lines[#lines + 1] = ("submodule %s: %s (gt cannot save a submodule's work: commit and push " ..
+      "it from %s/%s)"):format(sub.path, held(sub), report.path or "", sub.path)
   end
   if #report.staged > 0 then
     lines[#lines + 1] = count(#report.staged, "staged change", "staged changes") .. ": " .. some(report.staged, 5)
@@ -123,6 +246,10 @@ function safety.describe(report)
     lines[#lines + 1] = count(#report.conflicted, "conflicted file", "conflicted files") .. ": " ..
       some(report.conflicted, 5)
   end
+  if #report.strays > 0 then
+    lines[#lines + 1] = count(#report.strays, "entry", "entries") .. " beside the worktree, in its " ..
+      "polecat's folder: " .. some(report.strays, 5)
+  end
   if #report.stashes > 0 then
     local msgs = {}
     for i, s in ipairs(report.stashes) do msgs[i] = ("stash@{%d} %s"):format(s.index, s.message) end
@@ -135,6 +262,25 @@ function safety.describe(report)
       ": " .. some(msgs, 3)
   end
   return lines
+end
+
+--- A size in bytes for people ("12.3 MB").
+local function size(bytes)
+  local units, i = { "bytes", "kB", "MB", "GB", "TB" }, 1
+  local n = bytes
+  while n >= 1000 and i < #units do n, i = n / 1000, i + 1 end
+  return i == 1 and ("%d %s"):format(n, units[i]) or ("%.1f %s"):format(n, units[i])
+end
+
+--- Describes the ignored content a removal deletes (nil when there is none): how much, and
+--- which files --force keeps.
+function safety.describe_ignored(report)
+  local ig = report.ignored
+  if not ig or ig.files == 0 then return nil end
+  local line = ("ignored files, deleted by a remove: %s (%s)"):format(
+    count(ig.files, "file", "files"), size(ig.bytes))
+  if #ig.kept > 0 then line = line .. "; --force saves " .. some(ig.kept, 5) end
+  return line
 end
 
 return safety

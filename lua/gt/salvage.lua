@@ -1,57 +1,132 @@
---- gt.salvage: saving a polecat's unsaved work before it is removed (DESIGN §4).
+--- gt.salvage: saving a polecat's unsaved work before anything of it is deleted (DESIGN §4).
 --
--- The salvage is one commit under refs/gt/salvage/<rig>/<name>/<stamp>: its tree is the whole
--- working tree (untracked files included, ignored ones not), and its parents keep everything
--- else reachable: the worktree's HEAD, the branch tip when it differs, a commit of the index
--- when it differs from both, and the stashes made on the branch. Nothing in the worktree or
--- its index is touched.
+-- A salvage is one commit under refs/gt/salvage/<rig>/<name>/<stamp>. Its tree is the whole
+-- working tree (untracked files included; ignored ones only when the rig's keep_ignored
+-- patterns name them, like .env), and its parents keep everything else reachable: the
+-- worktree's HEAD, the branch tip when it differs, a commit of the index when it differs from
+-- both, a commit of the files that were beside the worktree in the polecat's folder, the
+-- stashes made on the branch, and an earlier salvage of the same removal. The commit message
+-- says which parent is which. Nothing in the worktree or its index is touched.
 local errors = require("gt.errors")
 local branch = require("gt.branch")
 local sys = require("gt.sys")
 local safety = require("gt.safety")
+local snapshot = require("gt.snapshot")
 
 local salvage = {}
 
 local checked = errors.checked
 
---- Saves what `report` (from gt.safety.classify) says would be lost; returns
---- { ref, commit, parents }. Raises a gt error if anything cannot be saved.
-function salvage.save(rig, agent, report)
+--- Path of the index of polecat `name`'s worktree, in the rig's repository (git's record of the
+--- worktree is named after the polecat).
+function salvage.index_path(rig, name)
+  return rig:repo():commondir() .. "worktrees/" .. name .. "/index"
+end
+
+--- Takes the worktree at `path` (of polecat `name`) as a tree: returns the open snapshot (to
+--- close, or to remove from), the tree and the index tree. Raises a refusal naming what could
+--- not be read.
+function salvage.take_worktree(rig, name, path, keep)
+  local s, err, code = snapshot.open(rig:repo(), path, { index = salvage.index_path(rig, name) })
+  if s then
+    local tree, index_tree, tcode = s:take({ keep = keep })
+    if tree then return s, tree, index_tree end
+    s:close()
+    err, code = index_tree, tcode
+  end
+  if code == "EINTR" then errors.raise("interrupted", "interrupted") end
+  errors.raise("refused", "could not save the work of polecat %s: %s", name, err)
+end
+
+--- Takes the entries `names` of the polecat's folder `home` (what is beside its worktree) as a
+--- tree: returns the open snapshot and the tree, or raises a refusal.
+function salvage.take_strays(rig, name, home, names)
+  local s, err, code = snapshot.open(rig:repo(), home, { all = true, only = names })
+  if s then
+    local tree, terr, tcode = s:take()
+    if tree then return s, tree end
+    s:close()
+    err, code = terr, tcode
+  end
+  if code == "EINTR" then errors.raise("interrupted", "interrupted") end
+  errors.raise("refused", "could not save the files beside polecat %s's worktree: %s", name, err)
+end
+
+--- Writes a salvage commit and its ref. parts: tree (the worktree's, or nil when it is gone),
+--- index (its index's tree, or nil), strays (the tree of what was beside it, or nil), head,
+--- tip (commit ids, or nil), also (more parents: {oid, what}), what (lines saying what was
+--- unsaved). Returns { ref, commit, tree, parents }.
+function salvage.write(rig, name, branch_name, parts)
   local repo = rig:repo()
-  local tree, index_tree
-  local parents, seen = {}, {}
-  local function parent(oid)
-    if oid and not seen[oid] then seen[oid] = true; parents[#parents + 1] = oid end
+  local parents, seen, legend = {}, {}, {}
+  local function parent(oid, what)
+    if oid and not seen[oid] then
+      seen[oid] = true
+      parents[#parents + 1] = oid
+      legend[#legend + 1] = ("  %d: %s"):format(#parents, what)
+    end
   end
-  if not report.worktree_missing then
-    local worktree = require("gt.worktree")
-    local w <close> = checked("opening worktree", worktree.open(agent.worktree))
-    local err, code
-    tree, index_tree, code = w:snapshot_tree()
-    if not tree then err = index_tree end
-    checked("saving the working tree", tree, err, code)
+  local id = rig.name .. "/" .. name
+  parent(parts.head, "the worktree's HEAD")
+  parent(parts.tip, "the branch tip")
+  local base = parts.head or parts.tip
+  local tree = parts.tree or (base and errors.check(repo:tree_of(base)))
+  if not tree then errors.raise("failure", "polecat %s has no commit and no worktree to save", name) end
+  local head_tree = parts.head and repo:tree_of(parts.head)
+  if parts.index and parts.index ~= head_tree and parts.index ~= tree then
+    parent(errors.check(repo:commit_create({ tree = parts.index, parents = { parts.head },
+      message = "gt: index of " .. id })), "its index (what was staged)")
   end
-  parent(report.head)
-  parent(report.branch_tip)
-  local base = report.head or report.branch_tip
-  if not tree then tree = base and errors.check(repo:tree_of(base)) end
-  if not tree then errors.raise("failure", "polecat %s has no commit and no worktree to save", agent.name) end
-  local head_tree = report.head and repo:tree_of(report.head)
-  if index_tree and index_tree ~= head_tree and index_tree ~= tree then
-    parent(errors.check(repo:commit_create({ tree = index_tree, parents = { report.head },
-      message = "gt: index of " .. rig.name .. "/" .. agent.name })))
+  if parts.strays then
+    parent(errors.check(repo:commit_create({ tree = parts.strays, parents = {},
+      message = "gt: files beside the worktree of " .. id .. " (in polecats/" .. name .. "/)" })),
+      "the files beside the worktree, in polecats/" .. name .. "/")
   end
-  for _, s in ipairs(report.stashes) do parent(s.oid) end
-  local body = table.concat(safety.describe(report), "\n")
+  for _, p in ipairs(parts.also or {}) do parent(p.oid, p.what) end
+  local body = table.concat(parts.what or {}, "\n")
   local commit = checked("saving work", repo:commit_create({
     tree = tree,
     parents = parents,
-    message = ("gt: salvage of %s/%s (%s)\n\n%s\n"):format(rig.name, agent.name,
-      agent.branch or "no branch", body ~= "" and body or "no unsaved work found"),
+    message = ("gt: salvage of %s (%s)\n\n%s\n\nparents:\n%s\n"):format(id, branch_name or "no branch",
+      body ~= "" and body or "no unsaved work found", table.concat(legend, "\n")),
   }))
-  local ref = ("refs/gt/salvage/%s/%s/%s"):format(rig.name, agent.name, branch.base36(sys.now_ms()))
-  checked("saving work", repo:ref_create(ref, commit, { message = "gt: salvage" }))
-  return { ref = ref, commit = commit, parents = parents }
+  local ref = ("refs/gt/salvage/%s/%s/%s"):format(rig.name, name, branch.base36(sys.now_ms()))
+  local ok, err, code = repo:ref_create(ref, commit, { message = "gt: salvage" })
+  if not ok and code == "EEXISTS" then -- two salvages within a millisecond
+    ref = ref .. "-" .. commit:sub(1, 8)
+    ok, err, code = repo:ref_create(ref, commit, { message = "gt: salvage" })
+  end
+  checked("saving work", ok, err, code)
+  return { ref = ref, commit = commit, tree = tree, parents = parents }
+end
+
+--- Saves what `report` (from gt.safety.classify) says would be lost, and the ignored files
+--- the rig keeps (keep_ignored, .env* by default). Returns { ref, commit, tree, index, strays,
+--- parents }: tree, index and strays are the trees of the worktree, of its index and of what is
+--- beside it, which a removal then proves it deletes nothing else than. Raises a refusal (exit 3) when it cannot save it all.
+function salvage.save(rig, agent, report)
+  local tree, index_tree, strays
+  if not report.worktree_missing then
+    local _ <close>, t, it = salvage.take_worktree(rig, agent.name, agent.worktree,
+      rig:option("keep_ignored"))
+    tree, index_tree = t, it
+  end
+  if #report.strays > 0 then
+    local _ <close>, t = salvage.take_strays(rig, agent.name, rig:home(agent.name), report.strays)
+    strays = t
+  end
+  local also = {}
+  for _, st in ipairs(report.stashes) do
+    also[#also + 1] = { oid = st.oid, what = ("stash@{%d} %s"):format(st.index, st.message) }
+  end
+  local what = safety.describe(report)
+  if #report.ignored.kept > 0 then
+    what[#what + 1] = "ignored files kept: " .. table.concat(report.ignored.kept, ", ")
+  end
+  local saved = salvage.write(rig, agent.name, agent.branch, { tree = tree, index = index_tree,
+    strays = strays, head = report.head, tip = report.branch_tip, also = also, what = what })
+  saved.strays, saved.index = strays, index_tree
+  return saved
 end
 
 --- Lists the salvage refs of polecat `name` in `rig`: {{name, oid}...}.

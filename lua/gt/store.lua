@@ -68,7 +68,42 @@ store.migrations = {
   ]],
 }
 
+--- Who holds a write lock on the ledger at `path`, from the kernel's table of file locks
+--- (sqlite locks ranges of the database and of its -shm file): " (held by pid 123: gt polecat
+--- add a)", or "" when it cannot tell.
+local function holders(path)
+  local fs = require("gt.fs")
+  local inodes = {}
+  for _, p in ipairs({ path, path .. "-shm", path .. "-wal" }) do
+    local st = fs.stat(p)
+    if st then inodes[st.ino] = true end
+  end
+  local f = io.open("/proc/locks", "r")
+  if not f then return "" end
+  local pids, seen = {}, {}
+  for line in f:lines() do
+    local kind, pid, ino = line:match("^%d+: %S+%s+%S+%s+(%u+)%s+(%d+)%s+%x+:%x+:(%d+)")
+    pid, ino = tonumber(pid), tonumber(ino)
+    if kind == "WRITE" and pid and ino and inodes[ino] and pid ~= sys.pid() and not seen[pid] then
+      seen[pid] = true
+      local cf = io.open("/proc/" .. pid .. "/cmdline", "rb")
+      local cmd = cf and cf:read(200) or ""
+      if cf then cf:close() end
+      cmd = cmd:gsub("%z$", ""):gsub("%z", " ")
+      pids[#pids + 1] = cmd ~= "" and ("pid %d: %s"):format(pid, cmd) or ("pid %d"):format(pid)
+    end
+  end
+  f:close()
+  if #pids == 0 then return "" end
+  return " (held by " .. table.concat(pids, "; ") .. ")"
+end
+
+local ledger_path -- of the ledger opened last, for the messages of a busy one
+
 local function check(ok, err, code)
+  if not ok and code == "EBUSY" and ledger_path then
+    err = tostring(err) .. holders(ledger_path) .. "; try again when it is done"
+  end
   return errors.checked("ledger", ok, err, code)
 end
 
@@ -79,12 +114,35 @@ local function first_row(db, sql, ...)
   return row
 end
 
---- Opens the ledger at `path` (creating it) and brings its schema up to date; raises a gt
---- error on failure.
+--- How long a ledger statement waits for another process's write: 10 s, or GT_LOCK_TIMEOUT_MS
+--- (for scripts and tests, as for gt's lock files).
+local function busy_timeout_ms()
+  local env = math.tointeger(tonumber(os.getenv("GT_LOCK_TIMEOUT_MS") or ""))
+  return env and env >= 0 and env or 10000
+end
+
+--- Opens the ledger at `path` and brings its schema up to date; raises a gt error on failure.
+--- Only `opts.create` (gt init) makes a new one: a town whose ledger is missing, empty or not a
+--- database is an error, never a fresh start that would forget every rig.
 ---@return gt.Ledger
-function store.open(path)
-  local db, err, code = ledger.open(path, { busy_timeout_ms = 10000 })
+function store.open(path, opts)
+  local create = opts and opts.create
+  ledger_path = path
+  local db, err, code = ledger.open(path, { busy_timeout_ms = busy_timeout_ms(), create = create })
+  if not db and code == "ENOTFOUND" then
+    errors.raise("failure", "the town's ledger %s is missing; restore it from a backup (gt doctor " ..
+      "lists what is on disk)", path)
+  elseif not db and code == "ECORRUPT" then
+    errors.raise("failure", "the town's ledger %s is not a database (%s); restore it from a backup",
+      path, err)
+  end
   check(db, err, code)
+  local version = check(db:user_version())
+  if version == 0 and not create then
+    db:close()
+    errors.raise("failure", "the town's ledger %s is empty; restore it from a backup (gt doctor " ..
+      "lists what is on disk)", path)
+  end
   check(db:migrate(store.migrations))
   return db
 end
@@ -126,6 +184,11 @@ function store.rigs(db)
   local list = {}
   for row in db:rows("SELECT * FROM rigs ORDER BY name") do list[#list + 1] = row end
   return list
+end
+
+--- Sets the default branch of rig `name`.
+function store.rig_set_default(db, name, branch)
+  check(db:exec("UPDATE rigs SET default_branch = ? WHERE name = ?", branch, name))
 end
 
 --- Records that rig `name` fetched from origin at `ms`.
@@ -214,12 +277,25 @@ function store.op_begin(db, kind, agent, steps, data)
   return db:last_insert_id()
 end
 
---- Records that step `name` of operation `id` is done.
-function store.op_step(db, id, name)
-  local row = first_row(db, "SELECT steps_done FROM operations WHERE id = ?", id)
+--- Records that step `name` of operation `id` is done; the fields of `facts` (optional) are
+--- added to its data.
+function store.op_step(db, id, name, facts)
+  local row = first_row(db, "SELECT steps_done, data FROM operations WHERE id = ?", id)
   local done = decode(row and row.steps_done)
   done[#done + 1] = name
-  check(db:exec("UPDATE operations SET steps_done = ? WHERE id = ?", json.encode(done), id))
+  if facts then
+    local data = decode(row and row.data)
+    for k, v in pairs(facts) do data[k] = v end
+    check(db:exec("UPDATE operations SET steps_done = ?, data = ? WHERE id = ?", json.encode(done),
+      json.encode(data), id))
+  else
+    check(db:exec("UPDATE operations SET steps_done = ? WHERE id = ?", json.encode(done), id))
+  end
+end
+
+--- Replaces the data of operation `id` (what is needed to finish or undo it).
+function store.op_update(db, id, data)
+  check(db:exec("UPDATE operations SET data = ? WHERE id = ?", json.encode(data), id))
 end
 
 --- Ends operation `id` with `status` ("done", "rolled_back", "failed").
@@ -228,11 +304,12 @@ function store.op_finish(db, id, status)
     sys.now_ms(), id))
 end
 
---- Returns the operations on agent `id` that are still marked running.
+--- Returns the operations still marked running: on agent `id`, or all of them when nil.
 function store.ops_running(db, agent)
   local list = {}
-  for row in db:rows("SELECT * FROM operations WHERE agent = ? AND status = 'running' ORDER BY id",
-    agent) do
+  local sql = "SELECT * FROM operations WHERE status = 'running'" ..
+    (agent and " AND agent = ?" or "") .. " ORDER BY id"
+  for row in db:rows(sql, agent and { agent } or {}) do
     row.steps_planned = decode(row.steps_planned)
     row.steps_done = decode(row.steps_done)
     row.data = decode(row.data)

@@ -65,7 +65,10 @@ function town.init(dir)
     "gt town configuration (see gt help)")
   if not ok then errors.raise("failure", "writing %s/.gt/town.lua: %s", real, err) end
   local t = town.open(real)
-  t:ledger()
+  t._db = store.open(real .. "/.gt/ledger.db", { create = true })
+  -- Its init files and module overrides are the user's own code (gt.trust).
+  require("gt.trust").own(real)
+  errors.check(fs.mkdir_p(real .. "/.gt/locks"))
   return t, false
 end
 

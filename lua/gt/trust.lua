@@ -1,52 +1,102 @@
---- gt.trust: code inside a managed repository runs only when the user trusts it (DESIGN §5).
+--- gt.trust: code that lives in folders gt does not own runs only when the user trusts it
+--- (DESIGN §5, docs/hooks.md "Trust").
 --
--- A project may commit a .gt/hooks.lua; gt finds it in a polecat's worktree and runs it (for
--- that polecat's post_spawn, pre_remove and post_remove) only when `gt trust <file>` recorded
--- its real path and SHA-256 in $XDG_STATE_HOME/gt/trust, one "<sha256> <path>" line per file,
--- as Neovim's vim.secure does. A changed file needs new trust; an untrusted one is reported,
--- never run. Trust given to the file in one polecat's worktree also covers the same file, with
--- the same content, in the other polecats of that rig (their worktrees are the same checkout at
--- another path).
+-- Two kinds of trust, both kept in $XDG_STATE_HOME/gt (outside every repository):
+--
+-- * Folders the user owns (`owned`): a town made by `gt init` and a rig made by `gt rig add`
+--   are recorded as the user's own, and so is a folder given to `gt trust DIR`. The init files
+--   and module overrides of a town or rig run only if its folder is owned: a repository that
+--   commits .gt/town.lua and .gt/init.lua does not become a town whose code runs in every clone.
+-- * Files (`trust`): a file given to `gt trust FILE` is recorded with its real path and SHA-256,
+--   one "<sha256> <path>" line per file, as Neovim's vim.secure does; a changed file needs new
+--   trust. A project's .gt/hooks.lua runs this way only. Trust given to the file in one
+--   polecat's worktree also covers the same file, with the same content, in the other
+--   polecats of that rig (their worktrees are the same checkout at another path).
+--
+-- A trusted file is read once (gt.usercode.read: a regular file, bounded): the bytes hashed are
+-- the bytes that run, so a file swapped in between runs nothing.
 local fs = require("gt.fs")
 local hash = require("gt.hash")
 local errors = require("gt.errors")
 local locate = require("gt.locate")
+local usercode = require("gt.usercode")
 
 local trust = {}
 
 --- Path of the repository hook file in a worktree.
 trust.HOOKS_FILE = ".gt/hooks.lua"
 
---- The trust database: $XDG_STATE_HOME/gt/trust.
+--- The trust database of files: $XDG_STATE_HOME/gt/trust.
 function trust.db_path()
   return locate.state_home() .. "/gt/trust"
+end
+
+--- The list of folders the user owns: $XDG_STATE_HOME/gt/owned.
+function trust.owned_path()
+  return locate.state_home() .. "/gt/owned"
+end
+
+local function read_lines(path)
+  local lines = {}
+  local data = fs.read_file(path, { max_bytes = 16 * 1024 * 1024 })
+  for line in (data or ""):gmatch("[^\n]+") do lines[#lines + 1] = line end
+  return lines
+end
+
+local function write_lines(path, lines)
+  errors.checked("creating " .. path:match("^(.*)/"), fs.mkdir_p(path:match("^(.*)/")))
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "w")
+  if not f then errors.raise("failure", "writing %s: %s", tmp, err) end
+  local ok, werr = f:write(table.concat(lines, "\n"), #lines > 0 and "\n" or "")
+  if ok then ok, werr = f:close() else f:close() end
+  if not ok then os.remove(tmp); errors.raise("failure", "writing %s: %s", tmp, werr) end
+  local rok, rerr = os.rename(tmp, path)
+  if not rok then errors.raise("failure", "writing %s: %s", path, rerr) end
 end
 
 --- Reads the database: { {sha = ..., path = ...}... }.
 function trust.entries()
   local list = {}
-  local f = io.open(trust.db_path(), "r")
-  if not f then return list end
-  for line in f:lines() do
+  for _, line in ipairs(read_lines(trust.db_path())) do
     local sha, path = line:match("^(%x+) (.+)$")
     if sha and #sha == 64 then list[#list + 1] = { sha = sha, path = path } end
   end
-  f:close()
   return list
 end
 
 local function save(list)
-  local path = trust.db_path()
-  errors.checked("creating " .. path:match("^(.*)/"), fs.mkdir_p(path:match("^(.*)/")))
   local lines = {}
-  for i, e in ipairs(list) do lines[i] = e.sha .. " " .. e.path .. "\n" end
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "w")
-  if not f then errors.raise("failure", "writing %s: %s", tmp, err) end
-  f:write(table.concat(lines))
-  f:close()
-  local ok, rerr = os.rename(tmp, path)
-  if not ok then errors.raise("failure", "writing %s: %s", path, rerr) end
+  for i, e in ipairs(list) do lines[i] = e.sha .. " " .. e.path end
+  write_lines(trust.db_path(), lines)
+end
+
+--- The folders the user owns (real paths).
+function trust.owned()
+  return read_lines(trust.owned_path())
+end
+
+--- True if the folder `dir` is one the user owns.
+function trust.owns(dir)
+  local real = fs.realpath(dir)
+  if not real then return false end
+  for _, d in ipairs(trust.owned()) do
+    if d == real then return true end
+  end
+  return false
+end
+
+--- Records the folder `dir` (a town or a rig) as the user's own: its init files and module
+--- overrides run. Returns its real path.
+function trust.own(dir)
+  local real = errors.check(fs.realpath(dir))
+  local list = {}
+  for _, d in ipairs(trust.owned()) do
+    if d ~= real then list[#list + 1] = d end
+  end
+  list[#list + 1] = real
+  write_lines(trust.owned_path(), list)
+  return real
 end
 
 --- The place a file stands for: a polecat's worktree file <rig>/polecats/<name>/<rig>/<file>
@@ -57,28 +107,42 @@ function trust.scope(path)
   return path
 end
 
---- Returns "trusted", "changed" (trusted once, with other content) or "untrusted" for the file
---- at `path`, with its real path and SHA-256. Raises if it cannot be read.
+--- Reads the file at `path` once and says whether it is trusted: returns "trusted", "changed"
+--- (trusted once, with other content) or "untrusted", its real path, its SHA-256 and its
+--- content; or nil, a message and a code when it cannot be read as a user file (not a regular
+--- file, too large, unreadable).
 function trust.check(path)
-  local real = errors.checked("trust", fs.realpath(path))
-  local sha = errors.checked("trust", hash.sha256_file(real))
+  local real, rerr, rcode = fs.realpath(path)
+  if not real then return nil, rerr, rcode end
+  local data, err, code = usercode.read(real)
+  if not data then return nil, err, code end
+  local sha = hash.sha256(data)
   local scope = trust.scope(real)
   local known = false
   for _, e in ipairs(trust.entries()) do
     if e.path == real or trust.scope(e.path) == scope then
-      if e.sha == sha then return "trusted", real, sha end
+      if e.sha == sha then return "trusted", real, sha, data end
       known = true
     end
   end
-  return known and "changed" or "untrusted", real, sha
+  return known and "changed" or "untrusted", real, sha, data
 end
 
---- Trusts the file at `path` as it is now; returns its real path and SHA-256.
+--- Trusts the file at `path` as it is now (returns its real path and SHA-256), or, for a
+--- folder that is a town or a rig, records it as the user's own (returns its real path).
 function trust.add(path)
   -- No "trust: " in these messages: the command's name comes in front of them already.
-  if not fs.stat(path) then errors.raise("notfound", "no file %s", path) end
+  local st = fs.stat(path)
+  if not st then errors.raise("notfound", "no file %s", path) end
+  if st.type == "directory" then
+    if not locate.is_town(path) and not fs.stat(path .. "/.gt/rig.lua") then
+      errors.raise("usage", "%s is a folder but not a town or a rig: trust a file, or a town or rig folder", path)
+    end
+    return trust.own(path)
+  end
   local real = errors.check(fs.realpath(path))
-  local sha = errors.check(hash.sha256_file(real))
+  local data = errors.check(usercode.read(real))
+  local sha = hash.sha256(data)
   local list = {}
   for _, e in ipairs(trust.entries()) do
     if e.path ~= real then list[#list + 1] = e end
@@ -89,13 +153,22 @@ function trust.add(path)
 end
 
 --- Withdraws the trust given to `path`, and to the same file in the other polecats of its rig
---- (the trust that covers it, see trust.check); returns how many entries were removed (raises
---- when there were none). The file may be gone (its polecat removed).
+--- (the trust that covers it, see trust.check), or the ownership of a folder; returns how many
+--- entries were removed (raises when there were none). The file may be gone (its polecat
+--- removed).
 function trust.revoke(path)
   local real = fs.realpath(path)
   if not real then
     -- Entries hold absolute paths: a gone file's relative path starts at the current folder.
     real = path:sub(1, 1) == "/" and path or (fs.realpath(".") .. "/" .. path:gsub("^%./", ""))
+  end
+  local owned, kept = trust.owned(), {}
+  for _, d in ipairs(owned) do
+    if d ~= real then kept[#kept + 1] = d end
+  end
+  if #kept < #owned then
+    write_lines(trust.owned_path(), kept)
+    return #owned - #kept
   end
   local scope = trust.scope(real)
   local list, removed = {}, 0
@@ -113,34 +186,27 @@ end
 
 --- Loads the repository hook file of the worktree at `worktree`, when there is one and it is
 --- trusted: its hooks apply to polecat `scope` (an agent id) only. Returns "none", "trusted"
---- (loaded), "untrusted"/"changed" (reported on stderr, not run) or "failed" (reported).
+--- (loaded), "untrusted"/"changed" (reported on stderr, not run), "skipped" (not a regular
+--- file, too large, unreadable: reported) or "failed" (reported).
 function trust.load_repo_hooks(worktree, scope)
   if require("gt.startup").clean then return "none" end
   local path = worktree .. "/" .. trust.HOOKS_FILE
-  if not fs.stat(path) then return "none" end
-  local status, real = trust.check(path)
+  if not fs.lstat(path) then return "none" end
+  local output = require("gt.output")
+  local status, real, _, data = trust.check(path)
+  if not status then
+    output.warn("%s was not run: %s", path, real)
+    return "skipped"
+  end
   if status ~= "trusted" then
-    require("gt.output").warn("%s is %s, so it was not run (read it, then: gt trust %s)", real,
+    output.warn("%s is %s, so it was not run (read it, then: gt trust %s)", real,
       status == "changed" and "changed since it was trusted" or "not trusted", real)
     return status
   end
-  local hooks = require("gt.hooks")
-  local commands = require("gt.commands")
-  local saved_hooks, saved_commands = hooks._snapshot(), commands._snapshot()
-  local env = setmetatable({}, { __index = _G })
-  local chunk, err = loadfile(real, "t", env)
-  local ok = chunk ~= nil
-  if ok then
-    hooks._scope = scope
-    ok, err = pcall(chunk)
-    hooks._scope = nil
-  end
+  local ok, err = usercode.run(real, data, { scope = scope })
   if not ok then
     -- "Going on without them": what the file registered before its error is dropped too.
-    hooks._restore(saved_hooks)
-    commands._restore(saved_commands)
-    require("gt.output").warn("repository hooks %s failed to load, going on without them: %s", real,
-      errors.full_path(tostring(err), real))
+    output.warn("repository hooks %s failed to load, going on without them: %s", real, err)
     return "failed"
   end
   return "trusted"

@@ -74,15 +74,35 @@ describe("init files", function()
     end)
 
   describe("when one is broken", function()
-    it("with a syntax error, reports it and goes on with the others and the built-ins", function()
+    it("with a syntax error, reports it in one line; commands that run hooks refuse, others go on", function()
       helpers.write(paths.town, "print('town')\nx = = 1\n")
+      local problem = paths.town .. ":2: unexpected symbol near '='"
       local code, out, err = gt_rig(fx, { "polecat", "add", "a" })
+      assert.equal(1, code)
+      assert.equal("gt: init file failed, going on without it: " .. problem .. "\n" ..
+        "gt: polecat add: refusing to run without the hooks of an init file that did not load: " ..
+        problem .. "; fix it, or run gt --clean to go on without user code\n", err)
+      assert.equal("user init, shared = nil\nrig init, shared = nil\n", out)
+      assert.is_nil(witness.agent(fx, "a"))
+      assert.same({}, witness.ls(fx.rig .. "/polecats"))
+      -- A read-only command goes on, with the warning.
+      code, out, err = gt_rig(fx, { "polecat", "list" })
+      assert.equal(0, code, err)
+      assert.equal("gt: init file failed, going on without it: " .. problem .. "\n", err)
+      assert.equal("user init, shared = nil\nrig init, shared = nil\nno polecats\n", out)
+      -- gt --clean runs without user code at all.
+      code, out, err = gt_rig(fx, { "--clean", "polecat", "add", "a" })
+      assert.equal(0, code, err)
+      assert.equal("", err)
+      assert.equal(spawned(fx, "a"), out)
+    end)
+
+    it("with a require of a module that is not there, says so in one line", function()
+      helpers.write(paths.town, "require('no.such.module')\n")
+      local code, _, err = gt_rig(fx, { "polecat", "list" })
       assert.equal(0, code, err)
       assert.equal("gt: init file failed, going on without it: " .. paths.town ..
-        ":2: unexpected symbol near '='\n", err)
-      assert.equal("user init, shared = nil\nrig init, shared = nil\n" ..
-        "user hook for a\nrig hook for a\n" .. spawned(fx, "a"), out)
-      assert.equal("working", witness.agent(fx, "a").state)
+        ":1: module 'no.such.module' not found\n", err)
     end)
 
     it("with an error while it runs, drops the hooks and commands it registered before", function()
@@ -106,10 +126,9 @@ print(settings.colour)
       assert.equal(problem .. "gt: unknown command 'hello' (see gt help)\n", err)
 
       code, out, err = gt_rig(fx, { "polecat", "add", "a" })
-      assert.equal(0, code, err)
-      assert.equal(problem, err)
-      assert.equal("town init, shared = nil\nrig init, shared = nil\n" ..
-        "town hook for a\nrig hook for a\n" .. spawned(fx, "a"), out)
+      assert.equal(1, code)
+      assert.matches("^" .. problem:gsub("%p", "%%%0") .. "gt: polecat add: refusing to run", err)
+      assert.equal("town init, shared = nil\nrig init, shared = nil\n", out)
     end)
 
     it("gt doctor lists it and exits 1", function()

@@ -1,40 +1,19 @@
 -- A command killed half-way leaves its intent in the ledger's journal; the next command on the
--- same polecat finishes it (a remove) or rolls it back (an add). The kill is simulated by a
--- script run with `gt -l` that exits the process from inside a lifecycle step, with no cleanup
--- at all (os.exit(9, false): no to-be-closed variables, no finalizers).
+-- same polecat finishes it (a remove) or rolls it back (an add). The kill is real: GT_FAULT
+-- makes gt send itself SIGKILL at a named point (gt.fault), with no cleanup at all.
 local helpers = require("helpers")
 local witness = require("witness")
 
--- arg: town, polecat name, step. Runs the step's work, then dies.
-local KILL_ADD = [[
-local town = require("gt.town").open(arg[1])
-local rig = town:find_rig("demo")
-local polecat = require("gt.polecat")
-local name, dying = arg[2], arg[3]
-for _, step in ipairs(polecat.spawn_steps) do
-  if step.name == dying then
-    local run = step.run
-    step.run = function(ctx)
-      run(ctx)
-      os.exit(9, false)
-    end
-  end
+--- Adds polecat `name`, killed right after spawn step `step` did its work.
+local function kill_add(fx, name, step)
+  return helpers.gt_fault(fx, "add." .. step .. "=kill", { "polecat", "add", name })
 end
-polecat.add(rig, name, {})
-]]
 
--- arg: town, polecat name, "force" or nothing. Dies once the folder is deleted, before git's
--- record and the branch are.
-local KILL_REMOVE = [[
-local town = require("gt.town").open(arg[1])
-local rig = town:find_rig("demo")
-local polecat = require("gt.polecat")
-polecat._finish_remove = function(_, _, data)
-  assert(require("gt.fs").remove_tree(data.home))
-  os.exit(9, false)
+--- Removes polecat `name` (with "--force" if given), killed once its folder is deleted, before
+--- git's record and the branch are.
+local function kill_remove(fx, name, force)
+  return helpers.gt_fault(fx, "reap.prune=kill", { "polecat", "remove", name, force })
 end
-polecat.remove(rig, { arg[2] }, { force = arg[3] == "force" })
-]]
 
 local STEPS = { "fetch", "branch", "folder", "worktree", "checkout", "repo_hooks", "working",
   "post_spawn" }
@@ -49,8 +28,8 @@ describe("an add killed half-way", function()
   for _, step in ipairs(STEPS) do
     it(("in step %s is rolled back by the next add of the name, which then succeeds"):format(step), function()
       local fx = helpers.fixture()
-      local code, _, err = witness.script(KILL_ADD, { fx.town, "a", step })
-      assert.equal(9, code, err)
+      local r = kill_add(fx, "a", step)
+      assert.equal(9, r.signal, r.stderr)
       local ops = witness.operations(fx, "a")
       assert.equal(1, #ops)
       assert.equal("running", ops[1].status)
@@ -58,8 +37,7 @@ describe("an add killed half-way", function()
       local working = step == "working" or step == "post_spawn"
       assert.equal(working and "working" or "spawning", witness.agent(fx, "a").state)
 
-      local out
-      code, out, err = helpers.gt_rig(fx, { "polecat", "add", "a" })
+      local code, out, err = helpers.gt_rig(fx, { "polecat", "add", "a" })
       assert.equal(0, code, err)
       assert.equal(("gt: rolled back an interrupted add of a (pid %d)\n"):format(ops[1].pid), err)
       local a = witness.agent(fx, "a")
@@ -84,15 +62,14 @@ describe("an add killed half-way", function()
     end)
   end
 
-  it("is rolled back by a remove of the name, which then finds no polecat (exit 4)", function()
+  it("is rolled back by a remove of the name, which counts as the removal", function()
     local fx = helpers.fixture()
-    assert.equal(9, (witness.script(KILL_ADD, { fx.town, "a", "checkout" })))
+    assert.equal(9, kill_add(fx, "a", "checkout").signal)
     local pid = witness.operations(fx, "a")[1].pid
     local code, out, err = helpers.gt_rig(fx, { "polecat", "remove", "a" })
-    assert.equal(4, code)
-    assert.equal("", out)
-    assert.equal(("gt: rolled back an interrupted add of a (pid %d)\n"):format(pid) ..
-      "gt: polecat remove: no polecat a in rig demo\n", err)
+    assert.equal(0, code, err)
+    assert.equal("removed polecat a\n", out)
+    assert.equal(("gt: rolled back an interrupted add of a (pid %d)\n"):format(pid), err)
     assert.same({}, witness.branches(fx, "polecat/"))
     assert.same({}, witness.records(fx))
     assert.same({}, witness.ls(fx.rig .. "/polecats"))
@@ -108,9 +85,9 @@ describe("a remove killed half-way", function()
     branch = witness.agent(fx, "a").branch
   end)
 
-  local function kill_remove(force)
-    local code, _, err = witness.script(KILL_REMOVE, { fx.town, "a", force and "force" or "" })
-    assert.equal(9, code, err)
+  local function killed_remove(force)
+    local r = kill_remove(fx, "a", force and "--force" or nil)
+    assert.equal(9, r.signal, r.stderr)
     local ops = witness.operations(fx, "a")
     assert.equal("remove", ops[2].kind)
     assert.equal("running", ops[2].status)
@@ -133,7 +110,7 @@ describe("a remove killed half-way", function()
   end
 
   it("is finished by the next remove of the name, which succeeds", function()
-    kill_remove(false)
+    killed_remove(false)
     local code, out, err = helpers.gt_rig(fx, { "polecat", "remove", "a" })
     assert.equal(0, code, err)
     assert.equal(("gt: finished an interrupted remove of a (pid %d)\n"):format(pid), err)
@@ -143,7 +120,7 @@ describe("a remove killed half-way", function()
   end)
 
   it("is finished by the next add of the name, which then succeeds", function()
-    kill_remove(false)
+    killed_remove(false)
     local code, _, err = helpers.gt_rig(fx, { "polecat", "add", "a" })
     assert.equal(0, code, err)
     assert.equal(("gt: finished an interrupted remove of a (pid %d)\n"):format(pid), err)
@@ -156,7 +133,7 @@ describe("a remove killed half-way", function()
 
   it("keeps the work it saved before it was killed", function()
     helpers.write(fx.rig .. "/polecats/a/demo/notes.txt", "unsaved\n")
-    kill_remove(true)
+    killed_remove(true)
     local refs = helpers.lines(helpers.git(fx.rig .. "/.repo.git", "for-each-ref", "--format=%(refname)",
       "refs/gt/salvage/"))
     assert.equal(1, #refs)

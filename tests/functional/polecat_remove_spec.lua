@@ -312,15 +312,18 @@ describe("gt polecat remove", function()
     end)
   end
 
-  it("with --force fails, removing nothing, when the work cannot be saved", function()
+  it("with --force refuses (exit 3), removing nothing, when the work cannot be saved", function()
     -- A repository of its own inside the worktree: git cannot hold its files in a commit.
     git(wt, "init", "-q", "vendor/lib")
     helpers.write(wt .. "/vendor/lib/precious.txt", "precious\n")
     local before = witness.snapshot(fx)
     local code, out, err = remove(fx, { "a", "--force" })
-    assert.equal(1, code)
+    assert.equal(3, code)
     assert.equal("", out)
-    assert.matches("^gt: polecat remove: saving the working tree: [^\n]*vendor/lib", err)
+    assert.equal("gt: polecat remove: refusing to remove: polecat a holds work gt cannot save:\n" ..
+      "  repository nested in the worktree: vendor/lib/ (gt cannot save it: commit and push its " ..
+      "work, or move it out)\n" ..
+      "nothing was removed; save that work yourself, or use --force --discard to drop it\n", err)
     assert.same(before, witness.snapshot(fx))
     assert_intact(fx, "a")
     assert.equal("precious\n", helpers.read(wt .. "/vendor/lib/precious.txt"))

@@ -47,15 +47,19 @@ describe("gt.errors", function()
       assert.equal(t, errors.check(t))
     end)
 
-    it("maps ELOCKED to busy (exit 5) and ENOTFOUND to notfound (exit 4)", function()
+    it("maps ELOCKED and EBUSY to busy (exit 5), ENOTFOUND to notfound (exit 4), EINTR to interrupted", function()
       local e = caught(errors.check, nil, "lock busy: held by pid 1", "ELOCKED")
       assert.same({ "busy", 5, "lock busy: held by pid 1" }, { e.kind, e.exit, e.message })
+      e = caught(errors.check, nil, "ledger: database is locked", "EBUSY")
+      assert.same({ "busy", 5, "ledger: database is locked" }, { e.kind, e.exit, e.message })
+      e = caught(errors.check, nil, "interrupted", "EINTR")
+      assert.same({ "interrupted", 130, "interrupted" }, { e.kind, e.exit, e.message })
       e = caught(errors.check, nil, "x: No such file or directory", "ENOTFOUND")
       assert.same({ "notfound", 4, "x: No such file or directory" }, { e.kind, e.exit, e.message })
     end)
 
     it("maps any other code to failure (exit 1)", function()
-      for _, code in ipairs({ "EEXISTS", "EACCES", "EGIT", "EBUSY", "EIO" }) do
+      for _, code in ipairs({ "EEXISTS", "EACCES", "EGIT", "ECHANGED", "EIO" }) do
         local e = caught(errors.check, nil, "m", code)
         assert.same({ "failure", 1, "m" }, { e.kind, e.exit, e.message })
       end

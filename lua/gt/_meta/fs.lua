@@ -1,7 +1,8 @@
 ---@meta
 -- gt.fs (src/lgt_fs.c): file system operations Lua's io and os libraries lack. Failures return
 -- nil, "<path>: <reason>", CODE with CODE from errno: "ENOTFOUND", "EEXISTS", "ENOTDIR",
--- "ENOTEMPTY", "EISDIR", "EACCES", "EINVALID", "ENOSPC", "EIO".
+-- "ENOTEMPTY", "EISDIR", "EACCES", "EINVALID", "ENOSPC", "EINTR" (gt was interrupted: long
+-- loops stop), "EIO"; and "ENOTREG", "ETOOBIG" (read_file), "EXDEV" (rename).
 
 ---@class gt.fs
 local fs = {}
@@ -12,6 +13,7 @@ local fs = {}
 ---@field mode integer Permission bits (07777).
 ---@field mtime_ms integer
 ---@field ino integer
+---@field uid integer Owner.
 
 --- Returns the status of `path`, following symbolic links.
 ---@return gt.fs.Stat? stat
@@ -66,3 +68,33 @@ function fs.dir(path) end
 ---@return string? err
 ---@return string? code
 function fs.remove_tree(path) end
+
+--- Changes the current directory.
+---@return true? ok
+---@return string? err
+---@return string? code
+function fs.chdir(path) end
+
+--- Copies a regular file with its permission bits, sharing its blocks (a reflink) where the file
+--- system can; an existing `dst` is an error ("EEXISTS") unless overwrite is set. A failed copy
+--- leaves no `dst` behind.
+---@param opts? {overwrite: boolean?}
+---@return "reflink"|"copy"|nil how
+---@return string? err
+---@return string? code
+function fs.copy_file(src, dst, opts) end
+
+--- Reads a regular file (after following links) whole. Anything else is refused ("ENOTREG": a
+--- directory, a FIFO, a device such as /dev/zero), and so is a file larger than max_bytes
+--- ("ETOOBIG"): what is read is bounded, and can be hashed and loaded as the same bytes.
+---@param opts? {max_bytes: integer?} default 1 MiB
+---@return string? content
+---@return string? err
+---@return string? code
+function fs.read_file(path, opts) end
+
+--- Renames `from` to `to` (rename(2): atomic on one file system; "EXDEV" across file systems).
+---@return true? ok
+---@return string? err
+---@return string? code
+function fs.rename(from, to) end

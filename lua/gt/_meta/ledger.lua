@@ -50,8 +50,10 @@ local Statement = {}
 ---@field busy_timeout_ms? integer how long one statement waits for another writer (default 5000)
 ---@field synchronous? "FULL"|"NORMAL" durability of commits (default "FULL")
 ---@field readonly? boolean open without write access and without creating the file (default false)
+---@field create? boolean create the file when it is missing (default true; false: "ENOTFOUND")
 
---- Opens the database at `path`, creating it unless `readonly`, and sets it up: the busy timeout,
+--- Opens the database at `path`, creating it unless `readonly` or `create = false`, and sets it
+--- up: the busy timeout,
 --- `PRAGMA journal_mode=WAL` (refused with `"EIO"` if the database cannot use WAL), `synchronous`,
 --- `foreign_keys=ON`, and no checkpoint on close (short-lived processes leave that to sqlite's
 --- automatic checkpoints). A missing file opened `readonly` fails with `"ENOTFOUND"`; a file that

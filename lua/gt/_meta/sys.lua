@@ -23,6 +23,12 @@ function sys.pid() end
 ---@return boolean
 function sys.pid_alive(pid) end
 
+--- Sends signal `sig` (a number, as kill(2)) to process `pid`.
+---@return true? ok
+---@return string? err
+---@return string? code
+function sys.kill(pid, sig) end
+
 --- Returns the host name.
 ---@return string? name
 ---@return string? err

@@ -4,7 +4,9 @@
 --
 -- Operational failures return nil, "<context>: <libgit2 message>", CODE, CODE being one of
 -- "ENOTFOUND", "EEXISTS", "ELOCKED", "EUNBORN", "EINVALID", "ECONFLICT", "EAMBIGUOUS", "EBARE",
--- "ECHECKEDOUT" (branch_delete) or "EGIT" (anything libgit2 has no specific code for).
+-- "ECHECKEDOUT", "ECHANGED" (branch_delete), "EOWNER" (a repository another user owns),
+-- "ENOSPC" (the disk is full), "EINTR" (gt was interrupted) or "EGIT" (anything libgit2 has no
+-- specific code for).
 -- Misuse (wrong argument types, a closed repository) raises. Revisions (`spec`) are anything
 -- git_revparse accepts: "refs/remotes/origin/main", "HEAD", a hex id; they are peeled to commits.
 
@@ -76,10 +78,11 @@ function Repo:tree_of(spec) end
 ---@return string?
 function Repo:config(key) end
 
---- Fetches `remote` with its configured refspecs.
+--- Fetches `remote` with its configured refspecs. Also returns the branch the remote's HEAD
+--- names ("refs/heads/main"), or nil when it did not say.
 ---@param opts? {prune: boolean?, progress: function?}
 ---@return true? ok
----@return string? err
+---@return string? head_or_err
 ---@return string? code
 function Repo:fetch(remote, opts) end
 
@@ -103,11 +106,14 @@ function Repo:branch_lookup(name) end
 ---@return string? code
 function Repo:branch_is_checked_out(name) end
 
---- Deletes a local branch; "ECHECKEDOUT" when a worktree has it checked out.
+--- Deletes a local branch; "ECHECKEDOUT" when a worktree has it checked out. With opts.expect
+--- (a commit id), only while the branch is there: "ECHANGED" when it is not, or when it moves
+--- while being deleted (checked under the ref's lock).
+---@param opts? {expect: string?}
 ---@return true? ok
 ---@return string? err
 ---@return string? code
-function Repo:branch_delete(name) end
+function Repo:branch_delete(name, opts) end
 
 --- Adds worktree `name` (git's record .git/worktrees/<name>) at `path` on existing local branch
 --- `branch`. The parent of path must exist and path must not. opts.lock locks it with that
@@ -155,14 +161,28 @@ function Repo:worktree_unlock(name) end
 function Repo:worktree_prune(name, opts) end
 
 --- Returns the paths that differ, by kind. Untracked folders are listed file by file; ignored
---- files are not reported; a path may be both staged and unstaged.
----@return {staged: string[], unstaged: string[], untracked: string[], conflicted: string[]}? status
+--- files are not reported; a path may be both staged and unstaged. Edits hidden by the
+--- assume-unchanged and skip-worktree flags are seen (the flags are ignored in memory; a
+--- skip-worktree file that is absent is not an edit). A folder holding a repository that is not a
+--- submodule is listed in `nested` ("dir/"); a file that cannot be read in `unreadable`.
+--- Submodules are not looked into: see Repo:submodules.
+---@return {staged: string[], unstaged: string[], untracked: string[], conflicted: string[], unreadable: string[], nested: string[]}? status
 ---@return string? err
 ---@return string? code
 function Repo:status() end
 
+--- Lists the submodules of a repository with a working tree, whatever .gitmodules says about
+--- ignoring them: the commits the superproject's HEAD and index name for each, and the one
+--- checked out in its folder (workdir, nil when it is not checked out).
+---@return {name: string, path: string, url: string?, head: string?, index: string?, workdir: string?}[]? submodules
+---@return string? err
+---@return string? code
+function Repo:submodules() end
+
 --- Lists commits reachable from `spec` and from no ref matching `glob` ("refs/remotes/*": on no
---- remote-tracking branch), newest first, at most `limit` (100); `total` counts them all.
+--- remote-tracking branch), newest first, at most `limit` (100); `total` counts them all. A
+--- matching symbolic ref whose target is gone (origin/HEAD after origin renamed its default
+--- branch) is skipped, not an error.
 ---@return {oid: string, summary: string}[]? commits
 ---@return integer|string total_or_err
 ---@return string? code
@@ -187,12 +207,15 @@ function Repo:ahead_behind(a, b) end
 ---@return string? code
 function Repo:stashes(branch) end
 
---- Writes tree objects for the whole working tree (tracked and untracked files, not ignored
---- ones) and for the index as staged (nil when it has conflicts), touching neither.
----@return string? workdir_tree
----@return string? index_tree_or_err
+--- Compares two trees (ids; `old` nil: the empty tree): the files that differ, with status
+--- "added", "deleted", "modified" or "typechange" (no rename detection; a gitlink is compared
+--- by the commit it names).
+---@param old string?
+---@param new string
+---@return {path: string, status: string}[]? changes
+---@return string? err
 ---@return string? code
-function Repo:snapshot_tree() end
+function Repo:diff_trees(old, new) end
 
 --- Creates a commit object (no ref is updated). Without author, user.name/user.email are used,
 --- else "gt <gt@localhost>".
@@ -245,3 +268,14 @@ function Repo:refs(glob) end
 ---@return string? err
 ---@return string? code
 function Repo:ref_delete(name) end
+
+--- Returns the ref a symbolic ref names ("refs/remotes/origin/main"), or nil when `name` is not
+--- a symbolic ref.
+---@return string?
+function Repo:symref(name) end
+
+--- Makes `name` a symbolic ref to `target`, replacing what was there.
+---@return true? ok
+---@return string? err
+---@return string? code
+function Repo:symref_set(name, target, message) end

@@ -2,61 +2,6 @@
 local output = require("gt.output")
 local json = require("gt.json")
 
---- Problems gt doctor finds in one rig: ledger, disk and git's worktree records compared.
-local function rig_problems(rig, fix)
-  local fs = require("gt.fs")
-  local store = require("gt.store")
-  local polecat = require("gt.polecat")
-  local db = rig.town:ledger()
-  local problems = {}
-  local function add(kind, name, message, fixed)
-    problems[#problems + 1] = { rig = rig.name, kind = kind, name = name, message = message,
-      fixed = fixed or false }
-  end
-  local live = {}
-  for _, a in ipairs(store.agents(db, rig.name, true)) do
-    for _, op in ipairs(store.ops_running(db, a.id)) do
-      local fixed = false
-      if fix then
-        local lk <close> = rig:lock("polecat-" .. a.name, "gt doctor --fix")
-        polecat.recover(rig, a.name)
-        fixed = true
-      end
-      add("interrupted", a.name, ("an interrupted %s (pid %d on %s) is unfinished"):format(op.kind,
-        op.pid, op.host), fixed)
-    end
-  end
-  for _, a in ipairs(store.agents(db, rig.name, false)) do
-    live[a.name] = a
-    if not a.worktree or not fs.stat(a.worktree) then
-      add("missing", a.name, ("its worktree %s is gone (gt polecat remove %s ends it)"):format(
-        a.worktree or "?", a.name))
-    else
-      local trust = require("gt.trust")
-      local file = a.worktree .. "/" .. trust.HOOKS_FILE
-      if fs.stat(file) then
-        local status, real = trust.check(file)
-        if status ~= "trusted" then
-          add("untrusted", a.name, ("%s is %s (read it, then: gt trust %s)"):format(real,
-            status == "changed" and "changed since it was trusted" or "not trusted", real))
-        end
-      end
-    end
-  end
-  for _, wt in ipairs(require("gt.errors").checked("listing worktrees", rig:repo():worktrees())) do
-    if not live[wt.name] then
-      add("orphan-record", wt.name, ("git has a worktree record %s (at %s) that no polecat owns")
-        :format(wt.name, wt.path))
-    end
-  end
-  for _, name in ipairs(fs.dir(rig.root .. "/polecats") or {}) do
-    if not live[name] then
-      add("stray-folder", name, ("%s/polecats/%s belongs to no live polecat"):format(rig.root, name))
-    end
-  end
-  return problems
-end
-
 return {
   {
     name = "hooks list",
@@ -80,12 +25,14 @@ return {
   },
   {
     name = "trust",
-    summary = "Trust a repository's hook file (.gt/hooks.lua) as it is now, or withdraw trust.",
+    summary = "Trust a file (a repository's .gt/hooks.lua) as it is now, or a town or rig folder as yours.",
     description = "A .gt/hooks.lua committed in a project runs only after you trust it: gt " ..
       "records its real path and SHA-256 in $XDG_STATE_HOME/gt/trust. A changed file needs new " ..
       "trust; an untrusted one is reported and never run. Trust in one polecat's copy covers the " ..
-      "same content in the other polecats of the rig.",
-    arguments = { { "file", "The file.", args = "?" } },
+      "same content in the other polecats of the rig. The init files and module overrides of a " ..
+      "town or rig run only if gt init or gt rig add made it here, or you trust its folder " ..
+      "(gt trust ~/gt), or that file.",
+    arguments = { { "file", "The file, or a town or rig folder.", args = "?" } },
     flags = { { "--revoke", "Withdraw trust from the file." }, { "--list", "List trusted files." } },
     run = function(cmd)
       local trust = require("gt.trust")
@@ -101,41 +48,32 @@ return {
         return 0
       end
       local real, sha = trust.add(cmd.args.file)
-      output.say("trusted %s (sha256 %s)", real, sha)
+      if sha then
+        output.say("trusted %s (sha256 %s)", real, sha)
+      else
+        output.say("trusted %s as yours: its init files and module overrides run", real)
+      end
       return 0
     end,
   },
   {
     name = "doctor",
     summary = "Check user code, the ledger, the disk and git's records; --fix finishes interrupted work.",
-    description = "Reports init files and module overrides that failed to load, repository " ..
-      "hook files that are not trusted, interrupted commands, polecats whose worktree is gone, " ..
-      "git worktree records and folders that belong to no polecat. --fix finishes or rolls " ..
-      "back interrupted commands. " ..
+    description = "Reports init files and module overrides that failed to load or were not " ..
+      "run, a ledger that cannot be read, rig adds and polecat commands that were interrupted, " ..
+      "a rig whose default branch origin no longer has, polecats whose worktree is gone, " ..
+      "repository hook files that are not trusted, git worktree records and folders that " ..
+      "belong to no polecat. Every rig is checked, even when one cannot be. --fix finishes or " ..
+      "rolls back interrupted commands (refusing, as they would, to delete unsaved work) and " ..
+      "makes a rig follow origin's new default branch; a command still running is left alone. " ..
       "Exits 1 when anything is left to fix.",
-    flags = { { "--fix", "Finish or roll back interrupted commands." }, { "--json", "Print JSON." } },
+    flags = { { "--fix", "Finish or roll back interrupted commands, follow origin's default branch." },
+      { "--json", "Print JSON." } },
     run = function(cmd)
-      local startup = require("gt.startup")
-      local problems = {}
-      for _, p in ipairs(startup.problems) do
-        problems[#problems + 1] = { kind = p.kind, path = p.path, message = p.message, fixed = false }
-      end
       local ok_town, town = pcall(require("gt.town").find, cmd.args.town)
-      if ok_town then
-        local rigs = {}
-        if cmd.args.rig then
-          rigs[1] = town:find_rig(cmd.args.rig)
-        else
-          for _, r in ipairs(require("gt.rig").list(town)) do
-            if not r.missing then rigs[#rigs + 1] = require("gt.rig").open(town, r.name) end
-          end
-        end
-        for _, rig in ipairs(rigs) do
-          for _, p in ipairs(rig_problems(rig, cmd.args.fix)) do problems[#problems + 1] = p end
-          rig:close()
-        end
-        town:close()
-      end
+      local problems = require("gt.doctor").run(ok_town and town or nil, { fix = cmd.args.fix,
+        rig = cmd.args.rig, startup_problems = require("gt.startup").problems })
+      if ok_town then town:close() end
       local open = 0
       for _, p in ipairs(problems) do if not p.fixed then open = open + 1 end end
       if cmd.args.json then
@@ -147,7 +85,7 @@ return {
         return 0
       end
       for _, p in ipairs(problems) do
-        local who = p.rig and (p.rig .. "/" .. p.name) or p.kind
+        local who = p.rig and p.name and (p.rig .. "/" .. p.name) or p.rig and ("rig " .. p.rig) or p.kind
         output.say("%s %s: %s", p.fixed and "fixed" or "problem", who, p.message)
       end
       return open == 0 and 0 or 1

@@ -7,9 +7,6 @@ local json = require("gt.json")
 -- that every object of a listing has the same keys.
 local null = require("dkjson").null
 
-local function restore_hint(r, salvage)
-  return ("git -C %s/.repo.git worktree add <folder> %s"):format(r.root, salvage.ref)
-end
 
 return {
   {
@@ -87,7 +84,11 @@ return {
           unstaged = json.array(report.unstaged), untracked = json.array(report.untracked),
           conflicted = json.array(report.conflicted), stashes = json.array(report.stashes),
           unpushed = json.array(report.unpushed), unpushed_total = report.unpushed_total,
-          absorbed = report.absorbed, worktree_missing = report.worktree_missing })
+          absorbed = report.absorbed, worktree_missing = report.worktree_missing,
+          savable = report.savable, unreadable = json.array(report.unreadable),
+          nested = json.array(report.nested), submodules = json.array(report.submodules),
+          strays = json.array(report.strays), ignored = { files = report.ignored.files,
+            bytes = report.ignored.bytes, kept = json.array(report.ignored.kept) } })
         return 0
       end
       output.say("polecat %s/%s: %s", agent.rig, agent.name, agent.state)
@@ -100,7 +101,12 @@ return {
       else
         output.say("  unsaved work:")
         for _, l in ipairs(safety.describe(report)) do output.say("    %s", l) end
+        if not report.savable then
+          output.say("  gt cannot save some of it: remove --force refuses until it is saved elsewhere")
+        end
       end
+      local ignored = safety.describe_ignored(report)
+      if ignored then output.say("  %s", ignored) end
       return 0
     end,
   },
@@ -139,7 +145,7 @@ return {
             output.say("removed polecat %s", r.name)
             if r.salvage then
               output.say("  unsaved work saved to %s (commit %s)", r.salvage.ref, r.salvage.commit:sub(1, 12))
-              output.say("  get it back with: %s", restore_hint(cmd.rig, r.salvage))
+              output.say("  get it back with: %s", require("gt.polecat").restore_hint(cmd.rig, r.salvage.ref))
             elseif r.discarded then
               output.say("  unsaved work discarded (--discard)")
             end

@@ -1,4 +1,4 @@
---- Built-in commands: gt rig add, gt rig list.
+--- Built-in commands: gt rig add, gt rig list, gt rig set-default.
 local output = require("gt.output")
 local sys = require("gt.sys")
 
@@ -20,6 +20,35 @@ return {
         progress = function(stats) bar.update(stats.received_objects, stats.total_objects) end })
       bar.finish()
       output.say("added rig %s at %s (default branch %s)", r.name, r.root, r.config.default_branch)
+      return 0
+    end,
+  },
+  {
+    name = "rig set-default",
+    summary = "Make another branch of origin the one polecats start from (after origin renamed its own).",
+    description = "Fetch origin, then make BRANCH (default: the branch origin's HEAD names now) " ..
+      "the rig's default branch: new polecats start from origin/BRANCH, and commits merged into " ..
+      "it count as saved.",
+    arguments = { { "name", "Name of the rig." }, { "branch", "A branch of origin.", args = "?" } },
+    needs = "town",
+    run = function(cmd)
+      local r = require("gt.rig").open(cmd.town, cmd.args.name)
+      local old = r.config.default_branch
+      local ok, head = r:repo():fetch("origin", { prune = true })
+      if not ok then output.warn("could not fetch origin (%s); using what was fetched last", head) end
+      local branch = cmd.args.branch or (ok and r:follow_origin_head(head))
+      if not branch then
+        local sym = r:repo():symref("refs/remotes/origin/HEAD")
+        branch = sym and sym:match("^refs/remotes/origin/(.+)$")
+      end
+      if not branch then
+        require("gt.errors").raise("failure", "origin did not say which branch is its default; " ..
+          "name it: gt rig set-default %s BRANCH", r.name)
+      end
+      r:set_default(branch)
+      output.say("rig %s starts polecats from origin/%s%s", r.name, branch,
+        old ~= branch and (" (was " .. old .. ")") or "")
+      r:close()
       return 0
     end,
   },

@@ -14,6 +14,10 @@ return {
       local t, existed = town.init(dir)
       if existed then
         output.say("town already exists at %s", t.root)
+        if not require("gt.trust").owns(t.root) then
+          output.note("gt: it was not made here by you, so its init files and module overrides " ..
+            "do not run; if it is yours: gt trust %s", t.root)
+        end
       else
         output.say("created town at %s", t.root)
         output.note("next: gt --town %s rig add NAME URL-OR-PATH", t.root)

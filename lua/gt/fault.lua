@@ -1,0 +1,61 @@
+--- gt.fault: named points in gt's multi-step commands where the fault-injection tests make it
+--- fail (tests/functional/fault_spec.lua). The environment says which point fails, and how:
+---
+---   GT_FAULT=reap.delete=kill   die at once with SIGKILL at that point (a crash: no cleanup)
+---   GT_FAULT=add.checkout=error raise an error there (the command's own rollback runs)
+---   GT_FAULT_PAUSE_MS=200       first sleep that long at the point (another process acts)
+---
+--- Without GT_FAULT a point costs a table lookup. Every point is listed in fault.POINTS, so
+--- that the tests can go through all of them.
+local fault = {}
+
+--- Every fault point, in the order a command meets them.
+fault.POINTS = {
+  -- gt polecat add: after the name is claimed, then after each spawn step has done its work
+  "add.claimed", "add.fetch", "add.branch", "add.folder", "add.worktree", "add.checkout",
+  "add.repo_hooks", "add.working", "add.post_spawn",
+  -- gt polecat remove: classified, saved, journaled; then gt.reap's steps; then marked removed
+  "remove.classified", "remove.salvaged", "remove.journaled",
+  "reap.move", "reap.delete", "reap.prune", "reap.branch",
+  "remove.done",
+  -- recovery of what a killed command left, before it finishes or rolls it back
+  "recover.add", "recover.remove",
+}
+
+local known = {}
+for _, p in ipairs(fault.POINTS) do known[p] = true end
+
+local armed -- point name -> action, from GT_FAULT
+local function arm()
+  armed = {}
+  local spec = os.getenv("GT_FAULT")
+  for item in (spec or ""):gmatch("[^,%s]+") do
+    local point, action = item:match("^([%w_.]+)=(%a+)$")
+    if point and (action == "kill" or action == "error") then armed[point] = action end
+  end
+end
+
+--- Whether `name` is a fault point.
+function fault.is_point(name)
+  return known[name] == true
+end
+
+--- Fails here if GT_FAULT names this point. Raises when `name` is not in fault.POINTS (a typo
+--- would make a test pass without testing anything).
+function fault.point(name)
+  if not known[name] then error("unknown fault point " .. tostring(name), 2) end
+  if not armed then arm() end
+  local action = armed[name]
+  if not action then return end
+  local sys = require("gt.sys")
+  local pause = tonumber(os.getenv("GT_FAULT_PAUSE_MS") or "")
+  if pause and pause > 0 then sys.sleep_ms(math.tointeger(pause) or 0) end
+  if action == "kill" then
+    io.stdout:flush()
+    io.stderr:flush()
+    sys.kill(sys.pid(), 9)
+  end
+  error(require("gt.errors").new("failure", "injected fault at %s", name), 0)
+end
+
+return fault

@@ -1,0 +1,902 @@
+/*
+** lgt_snapshot.c: gt.snapshot, a folder as git sees it, for saving what is in it and for
+** deleting it without losing anything. A snapshot is opened on a folder against a repository,
+** whose ignore rules and index (what is tracked, with the stat data of each file) it uses:
+**
+**   local s <close> = snapshot.open(repo, dir, {index = admin .. "index"})
+**   local found = s:scan({keep = {".env*"}})   -- unreadable folders, ignored content, ...
+**   local tree, index_tree = s:take({keep = {".env*"}})  -- the folder as a tree object
+**   s:remove()                                 -- delete what take saw, and nothing else
+**
+** take writes the whole folder (tracked and untracked files; ignored ones only when a keep
+** pattern names them) as a tree into the repository, touching neither the folder nor the index
+** file. remove deletes a file only while it is exactly as take saw it (same size, times and
+** inode), and an ignored one; anything that changed or appeared since stops it with "ECHANGED",
+** so a folder that changes while gt deletes it fails safe. Edits that an index hides with the
+** assume-unchanged or skip-worktree flags are seen: those flags are ignored, in memory.
+**
+** Mechanism only: which folder, which patterns, and what to do about a change is decided in Lua.
+*/
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <git2.h>
+#include <git2/sys/repository.h>
+
+#include "gt.h"
+
+#define SNAPSHOT_TYPE "gt.Snapshot"
+
+typedef struct {
+	git_repository *repo; /* private handle, working tree = dir; NULL once closed */
+	git_index *index;     /* what is tracked; after take, everything take saw */
+	char *dir;            /* with a final "/" */
+	int all;              /* no ignore rules: every file counts (a folder git does not own) */
+	int taken;
+	int index_tree_state; /* 0: not computed yet, 1: index_tree holds it, -1: there is none */
+	git_oid index_tree;   /* the index as it was opened */
+	git_strarray only; /* top-level names the snapshot is limited to; count 0: everything */
+	git_strarray keep; /* patterns of ignored files that take keeps (as of the last take) */
+} Snapshot;
+
+/* ---------------------------------------------------------------------------------------- */
+/* Helpers */
+
+static void strarray_free(git_strarray *a)
+{
+	for (size_t i = 0; i < a->count; i++)
+		free(a->strings[i]);
+	free(a->strings);
+	a->strings = NULL;
+	a->count = 0;
+}
+
+/* Copies the strings of the list at table index `t` (absent: empty) into a. */
+static void strarray_from_table(lua_State *L, int t, git_strarray *a)
+{
+	size_t n;
+	strarray_free(a);
+	if (t == 0 || lua_isnil(L, t))
+		return;
+	luaL_checktype(L, t, LUA_TTABLE);
+	n = (size_t)lua_rawlen(L, t);
+	if (n == 0)
+		return;
+	a->strings = (char **)calloc(n, sizeof *a->strings);
+	if (a->strings == NULL)
+		luaL_error(L, "not enough memory");
+	for (size_t i = 0; i < n; i++) {
+		const char *s;
+		lua_rawgeti(L, t, (lua_Integer)i + 1);
+		s = lua_tostring(L, -1);
+		if (s == NULL || lua_type(L, -1) != LUA_TSTRING) {
+			a->count = i;
+			strarray_free(a);
+			luaL_error(L, "bad list entry #%d (string expected, got %s)", (int)i + 1,
+				   luaL_typename(L, -1));
+		}
+		a->strings[i] = strdup(s);
+		a->count = i + 1;
+		lua_pop(L, 1);
+		if (a->strings[i] == NULL) {
+			strarray_free(a);
+			luaL_error(L, "not enough memory");
+		}
+	}
+}
+
+/* Gets the list field `field` of the options table at `opts` (0: none) into a. */
+static void strarray_from_opt(lua_State *L, int opts, const char *field, git_strarray *a)
+{
+	if (opts == 0 || !lua_istable(L, opts)) {
+		strarray_free(a);
+		return;
+	}
+	lua_getfield(L, opts, field);
+	strarray_from_table(L, lua_isnil(L, -1) ? 0 : lua_gettop(L), a);
+	lua_pop(L, 1);
+}
+
+/* Whether `rel` matches one of the patterns as .gitignore would: a pattern without "/" matches
+** any one component of the path (".env*" matches "a/.env.local" and ".env.d/x"); one with "/"
+** matches the whole path, relative to the top (a leading "/" is dropped). */
+static int keep_match(const git_strarray *keep, const char *rel)
+{
+	for (size_t i = 0; i < keep->count; i++) {
+		const char *p = keep->strings[i];
+		if (strchr(p, '/') != NULL) {
+			if (*p == '/')
+				p++;
+			if (fnmatch(p, rel, FNM_PATHNAME) == 0)
+				return 1;
+			continue;
+		}
+		for (const char *c = rel; *c;) {
+			const char *end = strchr(c, '/');
+			size_t len = end ? (size_t)(end - c) : strlen(c);
+			char part[256];
+			if (len < sizeof part) {
+				memcpy(part, c, len);
+				part[len] = '\0';
+				if (fnmatch(p, part, 0) == 0)
+					return 1;
+			}
+			if (end == NULL)
+				break;
+			c = end + 1;
+		}
+	}
+	return 0;
+}
+
+static int in_list(const git_strarray *a, const char *name)
+{
+	for (size_t i = 0; i < a->count; i++)
+		if (strcmp(a->strings[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Whether something (a file or a folder) named .git is in the folder `rel_slash` ("a/b/"). */
+static int holds_dotgit(gt_PathBuf *scratch, const char *dir, const char *rel_slash)
+{
+	struct stat st;
+	return gt_path_join(scratch, dir, rel_slash) == 0 &&
+	       gt_path_join(scratch, scratch->ptr, ".git") == 0 && lstat(scratch->ptr, &st) == 0;
+}
+
+/* Whether the index tracks anything under the folder `rel_slash` ("a/b/"). */
+static int tracks_under(git_index *index, const char *rel_slash)
+{
+	size_t pos;
+	return git_index_find_prefix(&pos, index, rel_slash) == 0;
+}
+
+/* The stat data an index entry records, compared as git does to tell a file unchanged. */
+static int stat_matches(const git_index_entry *e, const struct stat *st)
+{
+	if (S_ISLNK(st->st_mode) != (e->mode == GIT_FILEMODE_LINK))
+		return 0;
+	if (S_ISREG(st->st_mode) &&
+	    ((st->st_mode & 0100) != 0) != (e->mode == GIT_FILEMODE_BLOB_EXECUTABLE))
+		return 0;
+	return e->file_size == (uint32_t)st->st_size &&
+	       e->mtime.seconds == (int32_t)st->st_mtim.tv_sec &&
+	       e->mtime.nanoseconds == (uint32_t)st->st_mtim.tv_nsec &&
+	       e->ctime.seconds == (int32_t)st->st_ctim.tv_sec &&
+	       e->ctime.nanoseconds == (uint32_t)st->st_ctim.tv_nsec &&
+	       e->ino == (uint32_t)st->st_ino;
+}
+
+/* Whether `rel` (a folder when it ends with "/") is ignored by the repository's rules. */
+static int is_ignored(Snapshot *s, const char *rel)
+{
+	int ignored = 0;
+	if (s->all)
+		return 0;
+	if (git_ignore_path_is_ignored(&ignored, s->repo, rel) < 0) {
+		git_error_clear();
+		return 0; /* when in doubt, a file is work */
+	}
+	return ignored;
+}
+
+int gt_unhide_flagged(git_index *index, const char *workdir)
+{
+	size_t n = git_index_entrycount(index);
+	gt_PathBuf path = {NULL, 0};
+	int error = 0;
+	for (size_t i = 0; i < n && error == 0; i++) {
+		const git_index_entry *e = git_index_get_byindex(index, i);
+		git_index_entry copy;
+		struct stat st;
+		if (!(e->flags & GIT_INDEX_ENTRY_VALID) &&
+		    !(e->flags_extended & GIT_INDEX_ENTRY_SKIP_WORKTREE))
+			continue;
+		if (gt_path_join(&path, workdir, e->path) < 0) {
+			git_error_set_oom();
+			error = -1;
+			break;
+		}
+		if (lstat(path.ptr, &st) != 0)
+			continue;
+		copy = *e;
+		copy.flags &= (uint16_t)~GIT_INDEX_ENTRY_VALID;
+		copy.flags_extended &= (uint16_t)~GIT_INDEX_ENTRY_SKIP_WORKTREE;
+		memset(&copy.mtime, 0, sizeof copy.mtime);
+		memset(&copy.ctime, 0, sizeof copy.ctime);
+		copy.file_size = 0;
+		copy.ino = 0;
+		error = git_index_add(index, &copy);
+	}
+	free(path.ptr);
+	return error;
+}
+
+/* Pushes nil, "<context>: <message>", CODE for a libgit2 failure while saving into the
+** repository: a full disk is said as such (libgit2 reports it as "callback returned -1"). */
+static int fail_git(lua_State *L, Snapshot *s, int error, const char *context)
+{
+	const git_error *e = git_error_last();
+	struct statvfs vfs;
+	if (gt_interrupted)
+		return gt_pushinterrupted(L);
+	if (s->repo != NULL && statvfs(git_repository_commondir(s->repo), &vfs) == 0 &&
+	    vfs.f_bavail == 0)
+		return gt_pushfail(L, "ENOSPC", "%s: no space left on the device holding %s",
+				   context, git_repository_commondir(s->repo));
+	return gt_pushfail(L, gt_git_code(error), "%s: %s", context,
+			   e && e->message ? e->message : "unknown libgit2 error");
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The walk: what git's own iterators skip or swallow (unreadable folders, ignored content) */
+
+enum { W_IGNORED, W_KEPT, W_FILE, W_UNREADABLE, W_NESTED, W_SPECIAL };
+
+typedef struct Walk Walk;
+struct Walk {
+	Snapshot *s;
+	const git_strarray *keep;
+	gt_PathBuf abs, scratch;
+	char *rel; /* relative path of the current entry (folders end with "/") */
+	size_t rel_cap;
+	/* Called for each entry of interest: kind W_*, st (NULL for W_UNREADABLE), err (errno
+	** for W_UNREADABLE). Returns 0 to go on, < 0 to stop the walk with that error. */
+	int (*visit)(Walk *w, int kind, const char *rel, const struct stat *st, int err);
+	void *ud;
+	int stop_code; /* errno of a system failure that stopped the walk, or 0 */
+};
+
+static int rel_set(Walk *w, size_t at, const char *name, const char *suffix)
+{
+	size_t nl = strlen(name), sl = strlen(suffix), need = at + nl + sl + 1;
+	if (need > w->rel_cap) {
+		char *p = (char *)realloc(w->rel, need * 2);
+		if (p == NULL) {
+			git_error_set_oom();
+			return -1;
+		}
+		w->rel = p;
+		w->rel_cap = need * 2;
+	}
+	memcpy(w->rel + at, name, nl);
+	memcpy(w->rel + at + nl, suffix, sl + 1);
+	return 0;
+}
+
+/* Walks the folder w->rel (length len, "" or ending with "/"); in_ignored: the folder is
+** ignored, so is everything in it. */
+static int walk_dir(Walk *w, size_t len, int in_ignored)
+{
+	Snapshot *s = w->s;
+	DIR *d;
+	struct dirent *de;
+	int error = 0;
+	if (gt_path_join(&w->abs, s->dir, w->rel) < 0) {
+		git_error_set_oom();
+		return -1;
+	}
+	d = opendir(w->abs.ptr);
+	if (d == NULL) {
+		if (errno == ENOENT)
+			return 0; /* removed while we walk */
+		return w->visit(w, W_UNREADABLE, w->rel, NULL, errno);
+	}
+	while (error == 0) {
+		struct stat st;
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			if (errno != 0) {
+				w->rel[len] = '\0';
+				error = w->visit(w, W_UNREADABLE, w->rel, NULL, errno);
+			}
+			break;
+		}
+		if (gt_interrupted) {
+			w->stop_code = EINTR;
+			error = -1;
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (len == 0 && (strcmp(de->d_name, ".git") == 0 ||
+				 (s->only.count > 0 && !in_list(&s->only, de->d_name))))
+			continue;
+		if (rel_set(w, len, de->d_name, "") < 0 ||
+		    gt_path_join(&w->abs, s->dir, w->rel) < 0) {
+			git_error_set_oom();
+			error = -1;
+			break;
+		}
+		if (lstat(w->abs.ptr, &st) != 0) {
+			if (errno != ENOENT)
+				error = w->visit(w, W_UNREADABLE, w->rel, NULL, errno);
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			size_t sub = len + strlen(de->d_name) + 1;
+			int ignored = in_ignored;
+			if (rel_set(w, len, de->d_name, "/") < 0) {
+				error = -1;
+				break;
+			}
+			if (!in_ignored && holds_dotgit(&w->scratch, s->dir, w->rel)) {
+				/* A submodule (the index has its gitlink) is for the caller to
+				** walk with a snapshot of its own; anything else is a repository
+				** nested in this one. */
+				const git_index_entry *e;
+				w->rel[sub - 1] = '\0';
+				e = s->all ? NULL : git_index_get_bypath(s->index, w->rel, 0);
+				if (e == NULL || e->mode != GIT_FILEMODE_COMMIT)
+					error = w->visit(w, W_NESTED, w->rel, &st, 0);
+				continue;
+			}
+			if (!in_ignored && !s->all && !tracks_under(s->index, w->rel))
+				ignored = is_ignored(s, w->rel);
+			error = walk_dir(w, sub, ignored);
+		} else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
+			if (s->all)
+				error = w->visit(w, W_FILE, w->rel, &st, 0);
+			else if (in_ignored ||
+				 (git_index_get_bypath(s->index, w->rel, 0) == NULL &&
+				  is_ignored(s, w->rel)))
+				error = w->visit(w, w->keep && keep_match(w->keep, w->rel) ? W_KEPT
+											  : W_IGNORED,
+						 w->rel, &st, 0);
+		} else if (!in_ignored) {
+			error = w->visit(w, W_SPECIAL, w->rel, &st, 0);
+		}
+	}
+	closedir(d);
+	return error;
+}
+
+static int walk(Walk *w)
+{
+	int error;
+	w->abs.ptr = w->scratch.ptr = NULL;
+	w->abs.cap = w->scratch.cap = 0;
+	w->rel = NULL;
+	w->rel_cap = 0;
+	w->stop_code = 0;
+	if (rel_set(w, 0, "", "") < 0)
+		return -1;
+	error = walk_dir(w, 0, 0);
+	free(w->abs.ptr);
+	free(w->scratch.ptr);
+	free(w->rel);
+	return error;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Module function */
+
+static Snapshot *tosnapshot(lua_State *L)
+{
+	return (Snapshot *)luaL_checkudata(L, 1, SNAPSHOT_TYPE);
+}
+
+static Snapshot *checksnapshot(lua_State *L)
+{
+	Snapshot *s = tosnapshot(L);
+	if (s->repo == NULL)
+		luaL_error(L, "attempt to use a closed snapshot");
+	return s;
+}
+
+static void release(Snapshot *s)
+{
+	git_index_free(s->index);
+	git_repository_free(s->repo);
+	free(s->dir);
+	strarray_free(&s->only);
+	strarray_free(&s->keep);
+	s->index = NULL;
+	s->repo = NULL;
+	s->dir = NULL;
+}
+
+static int s_close(lua_State *L)
+{
+	release(tosnapshot(L));
+	return 0;
+}
+
+/* snapshot.open(repo, dir [, {index = path, all = false, only = {names}}]) -> gt.Snapshot |
+** nil, err, code. Opens the folder dir against repo (a gt.Repo; its shared repository is used,
+** through a handle of the snapshot's own). index: an index file saying what is tracked (a
+** worktree's, in its git folder; absent or missing: nothing is). all: no ignore rules apply,
+** every file counts (for a folder git does not manage). only: the top-level names to consider
+** (with all). */
+static int snapshot_open(lua_State *L)
+{
+	git_repository *base = gt_checkrepo(L, 1);
+	size_t dlen;
+	const char *dir = luaL_checklstring(L, 2, &dlen);
+	const char *index_path = gt_optfield_string(L, 3, "index", NULL);
+	int all = gt_optfield_boolean(L, 3, "all", 0);
+	Snapshot *s;
+	int error;
+	luaL_argcheck(L, dlen > 0 && dir[0] == '/', 2, "an absolute path expected");
+	s = (Snapshot *)lua_newuserdatauv(L, sizeof *s, 0);
+	memset(s, 0, sizeof *s);
+	luaL_setmetatable(L, SNAPSHOT_TYPE);
+	s->all = all;
+	strarray_from_opt(L, lua_istable(L, 3) ? 3 : 0, "only", &s->only);
+	s->dir = (char *)malloc(dlen + 2);
+	if (s->dir == NULL)
+		return luaL_error(L, "not enough memory");
+	memcpy(s->dir, dir, dlen + 1);
+	if (dir[dlen - 1] != '/')
+		memcpy(s->dir + dlen, "/", 2);
+	error = git_repository_open_ext(&s->repo, git_repository_commondir(base),
+					GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+	if (error == 0)
+		error = git_repository_set_workdir(s->repo, s->dir, 0);
+	if (error == 0) {
+		if (index_path != NULL && !all && access(index_path, F_OK) == 0)
+			error = git_index_open(&s->index, index_path);
+		else
+			error = git_index_new(&s->index);
+	}
+	if (error == 0)
+		error = git_repository_set_index(s->repo, s->index);
+	if (error == 0)
+		error = gt_unhide_flagged(s->index, s->dir);
+	if (error < 0) {
+		int n = fail_git(L, s, error, dir);
+		release(s);
+		return n;
+	}
+	return 1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* scan */
+
+typedef struct {
+	lua_State *L;
+	int result;
+	lua_Integer ignored_files, ignored_bytes;
+} ScanOut;
+
+static void append(lua_State *L, int result, const char *list, const char *s)
+{
+	lua_getfield(L, result, list);
+	lua_pushstring(L, s);
+	lua_seti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+	lua_pop(L, 1);
+}
+
+static int scan_visit(Walk *w, int kind, const char *rel, const struct stat *st, int err)
+{
+	ScanOut *o = (ScanOut *)w->ud;
+	lua_State *L = o->L;
+	if (!lua_checkstack(L, 4)) {
+		git_error_set_oom();
+		return -1;
+	}
+	switch (kind) {
+	case W_KEPT: append(L, o->result, "kept", rel); /* FALLTHROUGH */
+	case W_IGNORED:
+		o->ignored_files++;
+		o->ignored_bytes += (lua_Integer)st->st_size;
+		break;
+	case W_UNREADABLE:
+		lua_getfield(L, o->result, "unreadable");
+		lua_createtable(L, 0, 2);
+		lua_pushstring(L, rel[0] ? rel : ".");
+		lua_setfield(L, -2, "path");
+		lua_pushstring(L, strerror(err));
+		lua_setfield(L, -2, "reason");
+		lua_seti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+		lua_pop(L, 1);
+		break;
+	case W_NESTED: append(L, o->result, "nested", rel); break;
+	case W_SPECIAL: append(L, o->result, "special", rel); break;
+	case W_FILE: append(L, o->result, "files", rel); break;
+	}
+	return 0;
+}
+
+/* snapshot:scan([{keep = {patterns}}]) -> {unreadable = {{path, reason}}, ignored_files,
+** ignored_bytes, kept = {paths}, nested = {paths}, special = {paths}, files = {paths}} |
+** nil, err, code. What git's status does not say: folders that cannot be read (git skips them
+** without a word), how much ignored content there is, which ignored files match a keep
+** pattern, folders holding a repository that is not a submodule, and FIFOs, sockets and
+** devices. files lists every file, for a snapshot opened with all. The lists are in no set
+** order. Tables are built as the walk goes: it is gt's own code, with no libgit2 frame to
+** unwind through. */
+static int s_scan(lua_State *L)
+{
+	Snapshot *s = checksnapshot(L);
+	git_strarray keep = {NULL, 0};
+	Walk w;
+	ScanOut o;
+	int error;
+	strarray_from_opt(L, lua_istable(L, 2) ? 2 : 0, "keep", &keep);
+	lua_createtable(L, 0, 8);
+	o.L = L;
+	o.result = lua_gettop(L);
+	o.ignored_files = o.ignored_bytes = 0;
+	static const char *const lists[] = {"unreadable", "kept", "nested", "special", "files"};
+	for (int i = 0; i < 5; i++) {
+		lua_newtable(L);
+		lua_setfield(L, o.result, lists[i]);
+	}
+	memset(&w, 0, sizeof w);
+	w.s = s;
+	w.keep = &keep;
+	w.visit = scan_visit;
+	w.ud = &o;
+	error = walk(&w);
+	strarray_free(&keep);
+	if (error < 0) {
+		if (w.stop_code == EINTR)
+			return gt_pushinterrupted(L);
+		return fail_git(L, s, error, s->dir);
+	}
+	lua_pushinteger(L, o.ignored_files);
+	lua_setfield(L, o.result, "ignored_files");
+	lua_pushinteger(L, o.ignored_bytes);
+	lua_setfield(L, o.result, "ignored_bytes");
+	return 1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* take */
+
+typedef struct {
+	char *path; /* the first problem met, for the message */
+	const char *what;
+	int code_errno;
+} TakeOut;
+
+static int take_visit(Walk *w, int kind, const char *rel, const struct stat *st, int err)
+{
+	TakeOut *o = (TakeOut *)w->ud;
+	(void)st;
+	switch (kind) {
+	case W_FILE:
+	case W_KEPT: return git_index_add_bypath(w->s->index, rel);
+	case W_UNREADABLE:
+		o->what = strerror(err);
+		o->code_errno = err;
+		break;
+	case W_NESTED: o->what = "a repository of its own, which a snapshot cannot hold"; break;
+	default: return 0;
+	}
+	o->path = strdup(rel[0] ? rel : ".");
+	return -1;
+}
+
+static int matched(const char *path, const char *spec, void *payload)
+{
+	(void)path;
+	(void)spec;
+	(void)payload;
+	return gt_interrupted ? -1 : 0;
+}
+
+/* Gives the entries whose stat data no longer matches their file (touched, or checked out in
+** the same instant as the index was written) their file's current stat, re-reading the file:
+** afterwards every entry describes its file as it is now, which is what remove compares. */
+static int refresh(Snapshot *s)
+{
+	size_t n = git_index_entrycount(s->index);
+	gt_PathBuf path = {NULL, 0};
+	int error = 0;
+	for (size_t i = 0; i < n && error == 0; i++) {
+		const git_index_entry *e = git_index_get_byindex(s->index, i);
+		struct stat st;
+		char *rel;
+		if (gt_interrupted)
+			return -1;
+		if (e->mode == GIT_FILEMODE_COMMIT || git_index_entry_stage(e) != 0)
+			continue;
+		if (gt_path_join(&path, s->dir, e->path) < 0) {
+			git_error_set_oom();
+			error = -1;
+			break;
+		}
+		if (lstat(path.ptr, &st) != 0 || stat_matches(e, &st))
+			continue;
+		rel = strdup(e->path); /* e dies when the entry is replaced */
+		if (rel == NULL) {
+			git_error_set_oom();
+			error = -1;
+			break;
+		}
+		error = git_index_add_bypath(s->index, rel);
+		free(rel);
+	}
+	free(path.ptr);
+	return error;
+}
+
+/* snapshot:take([{keep = {patterns}}]) -> tree id, index tree id | nil, err, code.
+** Writes the folder as a tree into the repository: tracked files as they are on disk, untracked
+** ones that are not ignored, and ignored ones that match a keep pattern (with all: every file).
+** The index tree is the index as the snapshot was opened (nil when it has conflicts or no
+** entries). Fails ("EACCES", "ENESTED") on a folder that cannot be read and on a repository
+** nested in the folder, naming it: what cannot be read cannot be saved. A snapshot can be taken
+** again; remove uses the last one. */
+static int s_take(lua_State *L)
+{
+	Snapshot *s = checksnapshot(L);
+	char *all[] = {"*"};
+	git_strarray everything = {all, 1};
+	git_oid tree;
+	int error = 0;
+	Walk w;
+	TakeOut o = {NULL, NULL, 0};
+	strarray_from_opt(L, lua_istable(L, 2) ? 2 : 0, "keep", &s->keep);
+	s->taken = 0;
+	if (s->index_tree_state == 0) {
+		s->index_tree_state = -1;
+		if (git_index_entrycount(s->index) > 0 && !git_index_has_conflicts(s->index) &&
+		    git_index_write_tree_to(&s->index_tree, s->index, s->repo) == 0)
+			s->index_tree_state = 1;
+		git_error_clear();
+	}
+	if (!s->all) {
+		error = git_index_add_all(s->index, &everything, GIT_INDEX_ADD_DEFAULT, matched, NULL);
+		if (error == 0)
+			error = git_index_update_all(s->index, &everything, matched, NULL);
+	}
+	if (error == 0 && (s->all || s->keep.count > 0)) {
+		memset(&w, 0, sizeof w);
+		w.s = s;
+		w.keep = &s->keep;
+		w.visit = take_visit;
+		w.ud = &o;
+		error = walk(&w);
+		if (error < 0 && o.path != NULL) {
+			int n = o.code_errno ? gt_pushfail(L, gt_errno_code(o.code_errno), "%s%s: %s",
+							   s->dir, o.path, o.what)
+					     : gt_pushfail(L, "ENESTED", "%s%s: %s", s->dir,
+							   o.path, o.what);
+			free(o.path);
+			return n;
+		}
+		if (error < 0 && w.stop_code == EINTR)
+			return gt_pushinterrupted(L);
+	}
+	if (error == 0)
+		error = refresh(s);
+	if (error == 0 && git_index_has_conflicts(s->index))
+		git_index_conflict_cleanup(s->index); /* left by files deleted since */
+	if (error == 0)
+		error = git_index_write_tree_to(&tree, s->index, s->repo);
+	if (error < 0)
+		return fail_git(L, s, error, s->dir);
+	s->taken = 1;
+	gt_pushoid(L, &tree);
+	if (s->index_tree_state == 1)
+		gt_pushoid(L, &s->index_tree);
+	else
+		lua_pushnil(L);
+	return 2;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* remove */
+
+typedef struct {
+	Snapshot *s;
+	gt_PathBuf abs;
+	char *rel;
+	size_t rel_cap;
+	const char *problem; /* why it stopped: "changed", "appeared", ... */
+	int err;             /* errno of a system failure, or 0 */
+	char *where;         /* path of the problem */
+} Remover;
+
+static int stop(Remover *r, const char *problem, int err)
+{
+	r->problem = problem;
+	r->err = err;
+	if (r->where == NULL)
+		r->where = strdup(r->abs.ptr ? r->abs.ptr : r->s->dir);
+	return -1;
+}
+
+static int rm_rel_set(Remover *r, size_t at, const char *name, const char *suffix)
+{
+	size_t nl = strlen(name), sl = strlen(suffix), need = at + nl + sl + 1;
+	if (need > r->rel_cap) {
+		char *p = (char *)realloc(r->rel, need * 2);
+		if (p == NULL)
+			return stop(r, NULL, ENOMEM);
+		r->rel = p;
+		r->rel_cap = need * 2;
+	}
+	memcpy(r->rel + at, name, nl);
+	memcpy(r->rel + at + nl, suffix, sl + 1);
+	if (gt_path_join(&r->abs, r->s->dir, r->rel) < 0)
+		return stop(r, NULL, ENOMEM);
+	return 0;
+}
+
+/* Deletes what the folder r->rel (length len) holds, as take saw it. */
+static int rm_dir(Remover *r, size_t len, int in_ignored)
+{
+	Snapshot *s = r->s;
+	DIR *d;
+	struct dirent *de;
+	int error = 0;
+	int gitignore = 0; /* this folder's .gitignore, deleted last: its rules apply until then */
+	d = opendir(r->abs.ptr);
+	if (d == NULL && errno == EACCES && in_ignored) {
+		struct stat st; /* ignored content is disposable: open it up, as rm -rf would */
+		if (lstat(r->abs.ptr, &st) == 0 && chmod(r->abs.ptr, st.st_mode | S_IRWXU) == 0)
+			d = opendir(r->abs.ptr);
+	}
+	if (d == NULL)
+		return errno == ENOENT ? 0 : stop(r, NULL, errno);
+	while (error == 0) {
+		struct stat st;
+		const git_index_entry *e;
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			if (errno != 0)
+				error = stop(r, NULL, errno);
+			break;
+		}
+		if (gt_interrupted) {
+			error = stop(r, NULL, EINTR);
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (len == 0 && (strcmp(de->d_name, ".git") == 0 ||
+				 (s->only.count > 0 && !in_list(&s->only, de->d_name))))
+			continue;
+		if ((error = rm_rel_set(r, len, de->d_name, "")) < 0)
+			break;
+		if (lstat(r->abs.ptr, &st) != 0) {
+			if (errno != ENOENT)
+				error = stop(r, NULL, errno);
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			size_t sub = len + strlen(de->d_name) + 1;
+			int ignored = in_ignored;
+			/* A submodule's folder (a gitlink in the index) has been emptied by the
+			** caller, with a snapshot of the submodule's own. */
+			int gitlink = !in_ignored && !s->all &&
+				      (e = git_index_get_bypath(s->index, r->rel, 0)) != NULL &&
+				      e->mode == GIT_FILEMODE_COMMIT;
+			if ((error = rm_rel_set(r, len, de->d_name, "/")) < 0)
+				break;
+			if (!gitlink && !in_ignored && !s->all && !tracks_under(s->index, r->rel))
+				ignored = is_ignored(s, r->rel);
+			if (!gitlink && (error = rm_dir(r, sub, ignored)) < 0)
+				break;
+			if ((error = rm_rel_set(r, len, de->d_name, "")) < 0)
+				break;
+			if (rmdir(r->abs.ptr) != 0)
+				error = errno == ENOTEMPTY || errno == EEXIST
+					    ? stop(r, "holds files that appeared since it was saved", 0)
+					    : stop(r, NULL, errno);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+			/* FIFOs, sockets, devices: no content to lose */
+		} else if ((e = git_index_get_bypath(s->index, r->rel, 0)) != NULL) {
+			if (!stat_matches(e, &st)) {
+				error = stop(r, "changed since it was saved", 0);
+				break;
+			}
+		} else if (s->keep.count > 0 && keep_match(&s->keep, r->rel)) {
+			error = stop(r, "appeared since it was saved", 0);
+			break;
+		} else if (!in_ignored && !is_ignored(s, r->rel)) {
+			error = stop(r, "appeared since it was saved", 0);
+			break;
+		}
+		if (strcmp(de->d_name, ".gitignore") == 0 && !in_ignored)
+			gitignore = 1;
+		else if (unlink(r->abs.ptr) != 0 && errno != ENOENT)
+			error = stop(r, NULL, errno);
+	}
+	closedir(d);
+	if (error == 0 && gitignore && (error = rm_rel_set(r, len, ".gitignore", "")) == 0 &&
+	    unlink(r->abs.ptr) != 0 && errno != ENOENT)
+		error = stop(r, NULL, errno);
+	return error;
+}
+
+/* snapshot:remove([{dotgit = false}]) -> true | nil, err, code. Deletes the files of the folder
+** that are as the last take saw them, and ignored ones, and the folders they empty; the folder
+** itself stays. A file that changed since, or a file that appeared (unless ignored), stops it:
+** "ECHANGED", naming the file; so does a folder that new files keep from being removed. What
+** was deleted before the stop stays deleted (it was saved). dotgit: also delete a top-level
+** .git *file* (a worktree's or a submodule's link to its git folder; a .git folder is never
+** deleted). Raises when nothing was taken. */
+static int s_remove(lua_State *L)
+{
+	Snapshot *s = checksnapshot(L);
+	int dotgit = gt_optfield_boolean(L, 2, "dotgit", 0);
+	Remover r;
+	int error;
+	luaL_argcheck(L, s->taken, 1, "nothing was taken: call take() first");
+	memset(&r, 0, sizeof r);
+	r.s = s;
+	error = rm_rel_set(&r, 0, "", "");
+	if (error == 0)
+		error = rm_dir(&r, 0, 0);
+	if (error == 0 && dotgit) {
+		struct stat st;
+		if ((error = rm_rel_set(&r, 0, ".git", "")) == 0 && lstat(r.abs.ptr, &st) == 0 &&
+		    S_ISREG(st.st_mode) && unlink(r.abs.ptr) != 0)
+			error = stop(&r, NULL, errno);
+	}
+	free(r.abs.ptr);
+	free(r.rel);
+	if (error < 0) {
+		int n;
+		if (r.err == EINTR)
+			n = gt_pushinterrupted(L);
+		else if (r.problem != NULL)
+			n = gt_pushfail(L, "ECHANGED", "%s %s", r.where, r.problem);
+		else
+			n = gt_pushfail(L, gt_errno_code(r.err), "%s: %s", r.where,
+					strerror(r.err));
+		free(r.where);
+		return n;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int s_tostring(lua_State *L)
+{
+	Snapshot *s = tosnapshot(L);
+	if (s->repo == NULL)
+		lua_pushliteral(L, "gt.Snapshot (closed)");
+	else
+		lua_pushfstring(L, "gt.Snapshot (%s)", s->dir);
+	return 1;
+}
+
+static const luaL_Reg funcs[] = {
+    {"open", snapshot_open},
+    {NULL, NULL},
+};
+
+static const luaL_Reg methods[] = {
+    {"scan", s_scan}, {"take", s_take}, {"remove", s_remove}, {"close", s_close}, {NULL, NULL},
+};
+
+static const luaL_Reg metamethods[] = {
+    {"__index", NULL}, /* placeholder */
+    {"__gc", s_close}, {"__close", s_close}, {"__tostring", s_tostring}, {NULL, NULL},
+};
+
+static void createmeta(lua_State *L)
+{
+	luaL_newmetatable(L, SNAPSHOT_TYPE);
+	luaL_setfuncs(L, metamethods, 0);
+	luaL_newlibtable(L, methods);
+	luaL_setfuncs(L, methods, 0);
+	lua_setfield(L, -2, "__index");
+	lua_pop(L, 1);
+}
+
+int luaopen_gt_snapshot(lua_State *L)
+{
+	lua_getglobal(L, "require"); /* libgit2 is initialised by gt.worktree */
+	lua_pushliteral(L, "gt.worktree");
+	lua_call(L, 1, 0);
+	luaL_newlib(L, funcs);
+	createmeta(L);
+	return 1;
+}
