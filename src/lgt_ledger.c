@@ -57,7 +57,7 @@ static void sleep_ms(long long ms)
 	struct timespec ts;
 	ts.tv_sec = (time_t)(ms / 1000);
 	ts.tv_nsec = (long)(ms % 1000) * 1000000;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !gt_interrupted)
 		;
 }
 
@@ -192,7 +192,7 @@ static int exec_retry(Ledger *lg, const char *sql)
 	long long pause = 10, left;
 	int rc, rc2;
 	while ((rc = sqlite3_exec(lg->db, sql, NULL, NULL, NULL)) != SQLITE_OK) {
-		if ((rc & 0xff) != SQLITE_BUSY || (left = deadline - now_ms()) <= 0)
+		if ((rc & 0xff) != SQLITE_BUSY || (left = deadline - now_ms()) <= 0 || gt_interrupted)
 			break;
 		sleep_ms(pause < left ? pause : left);
 		pause = pause * 2 < 200 ? pause * 2 : 200;

@@ -131,6 +131,10 @@ static int lock_fd(int fd, lua_Integer timeout_ms)
 			return 0;
 		if (errno != EWOULDBLOCK && errno != EINTR)
 			return -1;
+		if (gt_interrupted) {
+			errno = EINTR;
+			return -1;
+		}
 		if (now_ms(CLOCK_MONOTONIC) >= deadline) {
 			errno = EWOULDBLOCK;
 			return -1;

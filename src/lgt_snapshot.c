@@ -436,8 +436,11 @@ static int snapshot_open(lua_State *L)
 	memcpy(s->dir, dir, dlen + 1);
 	if (dir[dlen - 1] != '/')
 		memcpy(s->dir + dlen, "/", 2);
+	/* Bare, whatever its config says: the working tree is the one given (a submodule's
+	** core.worktree may name where the folder was before it was moved aside). */
 	error = git_repository_open_ext(&s->repo, git_repository_commondir(base),
-					GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+					GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE,
+					NULL);
 	if (error == 0)
 		error = git_repository_set_workdir(s->repo, s->dir, 0);
 	if (error == 0) {

@@ -42,7 +42,7 @@ static int sys_sleep_ms(lua_State *L)
 	luaL_argcheck(L, ms >= 0, 1, "must be >= 0");
 	ts.tv_sec = (time_t)(ms / 1000);
 	ts.tv_nsec = (long)(ms % 1000) * 1000000;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !gt_interrupted)
 		;
 	return 0;
 }

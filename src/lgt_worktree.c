@@ -44,11 +44,13 @@ static int fail_git_at(lua_State *L, int error, const char *context, const char 
 {
 	const git_error *e = git_error_last();
 	const char *msg = e && e->message ? e->message : "unknown libgit2 error";
-	if (error == GIT_EOWNER) /* libgit2 1.5 leaves "config value 'safe.directory' was not found" */
+	/* libgit2 1.5.1 reports a repository owned by another user as "config value
+	** 'safe.directory' was not found", with GIT_ENOTFOUND. */
+	if (error == GIT_EOWNER || strstr(msg, "'safe.directory'") != NULL)
 		return gt_pushfail(L, "EOWNER",
-				   "%s: the repository is owned by another user; if you trust it, run "
-				   "git config --global --add safe.directory '*'",
-				   context);
+				   "%s: the repository is owned by another user; if you trust it: "
+				   "git config --global --add safe.directory %s",
+				   context, context);
 	if (gt_interrupted)
 		return gt_pushinterrupted(L);
 	if (disk_full(path))
@@ -198,12 +200,19 @@ static void callback_init(Callback *cb, lua_State *L, int opts, const char *fiel
 /* ---------------------------------------------------------------------------------------- */
 /* Module functions */
 
-/* worktree.open(path) -> gt.Repo | nil, err, code. Never searches parent folders. */
+/* worktree.open(path [, {bare = false}]) -> gt.Repo | nil, err, code. Never searches parent
+** folders. bare: open the git folder `path` as a bare repository, whatever its config says of a
+** working tree (a submodule's git folder whose core.worktree names a folder that was moved). */
 static int wt_open(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
-	Repo *r = newrepo(L);
-	int error = git_repository_open_ext(&r->repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+	unsigned int flags = GIT_REPOSITORY_OPEN_NO_SEARCH;
+	Repo *r;
+	int error;
+	if (gt_optfield_boolean(L, 2, "bare", 0))
+		flags |= GIT_REPOSITORY_OPEN_BARE;
+	r = newrepo(L);
+	error = git_repository_open_ext(&r->repo, path, flags, NULL);
 	if (error < 0)
 		return fail_git(L, error, path);
 	return 1;

@@ -157,6 +157,102 @@ function witness.script(source, args, opts)
   return helpers.gt(argv, opts)
 end
 
+--- The git ids of `contents` (a list of strings) as blobs, in order (git hash-object).
+function witness.blob_ids(contents)
+  if #contents == 0 then return {} end
+  local dir = helpers.tmpdir("blobs")
+  local argv = { "git", "hash-object" }
+  for i, c in ipairs(contents) do
+    helpers.write(dir .. "/" .. i, c)
+    argv[#argv + 1] = dir .. "/" .. i
+  end
+  local r = helpers.run(argv)
+  assert(r.code == 0, r.stderr)
+  return helpers.lines(r.stdout)
+end
+
+--- The set of blob ids reachable from every ref of the rig's repository (branches, remotes,
+--- salvages, stashes) and from the HEAD and index of each of its worktrees.
+function witness.reachable_blobs(fx)
+  local r = helpers.run({ "sh", "-c", "git rev-list --objects --all --indexed-objects | cut -d' ' -f1 | " ..
+    "git cat-file --batch-check='%(objecttype) %(objectname)'" }, { cwd = fx.rig .. "/.repo.git" })
+  assert(r.code == 0, r.stderr)
+  local set = {}
+  for kind, id in r.stdout:gmatch("(%a+) (%x+)") do
+    if kind == "blob" then set[id] = true end
+  end
+  return set
+end
+
+--- The contents of the files on disk in the rig's polecat folders (not in what a removal moved
+--- aside), as a set.
+function witness.contents_on_disk(fx)
+  local set = {}
+  local function walk(dir)
+    for _, n in ipairs(witness.ls(dir)) do
+      local path = dir .. "/" .. n
+      local st = fs.lstat(path)
+      if st and st.type == "directory" then
+        if n ~= ".git" then walk(path) end
+      elseif st and st.type == "file" then
+        local c = helpers.read(path)
+        if c then set[c] = true end
+      end
+    end
+  end
+  for _, n in ipairs(witness.ls(fx.rig .. "/polecats")) do
+    if not n:match("^%.trash%-") then walk(fx.rig .. "/polecats/" .. n) end
+  end
+  return set
+end
+
+--- Of `contents` (strings a user wrote), those that are nowhere any more: not in a file of a
+--- polecat's folder, and not in a blob git keeps (a commit of a branch, a salvage, a stash, an
+--- index). The invariant of gt: this is always empty.
+function witness.lost(fx, contents)
+  local on_disk = witness.contents_on_disk(fx)
+  local kept = witness.reachable_blobs(fx)
+  local ids = witness.blob_ids(contents)
+  local lost = {}
+  for i, c in ipairs(contents) do
+    if not on_disk[c] and not kept[ids[i]] then lost[#lost + 1] = c end
+  end
+  return lost
+end
+
+--- What gt's records say against what is on disk, for the invariant "ledger, folders, git
+--- records and branches agree": returns a list of disagreements (empty when they agree). No
+--- operation may be left running, no folder moved aside.
+function witness.disagreements(fx)
+  local problems = {}
+  local function say(...) problems[#problems + 1] = string.format(...) end
+  local live = {}
+  for _, a in ipairs(witness.query(fx, "SELECT * FROM agents WHERE rig = ?", fx.name)) do
+    if a.state ~= "removed" and a.state ~= "failed" then live[a.name] = a end
+  end
+  for _, op in ipairs(witness.query(fx, "SELECT * FROM operations WHERE status = 'running'")) do
+    say("operation %d (%s of %s) is still running", op.id, op.kind, op.agent)
+  end
+  local records = {}
+  for _, n in ipairs(witness.records(fx)) do records[n] = true end
+  local branches = {}
+  for _, b in ipairs(witness.branches(fx, "polecat/")) do branches[b] = true end
+  local folders = {}
+  for _, n in ipairs(witness.ls(fx.rig .. "/polecats")) do folders[n] = true end
+  for name, a in pairs(live) do
+    if a.state ~= "working" then say("%s is %s", name, a.state) end
+    if not folders[name] then say("%s has no folder", name) end
+    if not records[name] then say("%s has no worktree record", name) end
+    if not branches[a.branch] then say("%s has no branch %s", name, a.branch) end
+    folders[name], records[name], branches[a.branch] = nil, nil, nil
+  end
+  for n in pairs(folders) do say("folder polecats/%s belongs to no live polecat", n) end
+  for n in pairs(records) do say("worktree record %s belongs to no live polecat", n) end
+  for b in pairs(branches) do say("branch %s belongs to no live polecat", b) end
+  table.sort(problems)
+  return problems
+end
+
 --- Parses a branch of polecat `name` independently of gt.branch: returns { issue = id | nil,
 --- ms = stamp }, or nil when the branch has neither of the two shapes.
 function witness.parse_branch(branch, name)

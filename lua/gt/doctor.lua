@@ -40,19 +40,25 @@ function doctor.check_rig(rig, fix, add)
   local stale = rig:stale_default()
   if stale then
     local fixed = false
-    if fix and stale.origin_head then
-      rig:set_default(stale.origin_head)
-      fixed = true
+    if fix then
+      -- A fetch learns origin's HEAD, and the rig follows it (gt.rig).
+      local ok, head = rig:repo():fetch("origin", { prune = true })
+      if ok then rig:follow_origin_head(head) end
+      if not stale.origin_head then stale = rig:stale_default() or stale end
+      if stale.origin_head and rig:stale_default() then rig:set_default(stale.origin_head) end
+      fixed = rig:stale_default() == nil
     end
-    add("stale-default", nil, ("origin has no branch %s any more%s: gt rig set-default %s%s"):format(
+    add("stale-default", nil, ("origin has no branch %s any more%s: gt rig set-default %s %s"):format(
       stale.branch, stale.origin_head and (" (its default is now " .. stale.origin_head .. ")") or "",
-      rig.name, stale.origin_head and (" " .. stale.origin_head) or " BRANCH"), fixed)
+      rig.name, stale.origin_head or "[BRANCH] (without BRANCH: the one origin's HEAD names)"), fixed)
   end
 
   local pending = {} -- trash folders running operations know of
+  local busy = {}    -- polecats with an operation running: their other symptoms are its
   for _, op in ipairs(store.ops_running(db)) do
     local name = op.agent:match("^" .. rig.name:gsub("%p", "%%%0") .. "/(.+)$")
     if name then
+      busy[name] = true
       if op.data.trash then pending[op.data.trash:match("[^/]+$")] = true end
       local holder = running(rig.root .. "/.gt/locks/polecat-" .. name .. ".lock")
       local what = ("an interrupted %s (pid %d)"):format(op.kind, op.pid)
@@ -77,7 +83,9 @@ function doctor.check_rig(rig, fix, add)
   local live = {}
   for _, a in ipairs(store.agents(db, rig.name, false)) do
     live[a.name] = a
-    if not a.worktree or not fs.stat(a.worktree) then
+    if busy[a.name] then -- luacheck: ignore 542
+      -- Its interrupted operation is the problem (reported above).
+    elseif not a.worktree or not fs.stat(a.worktree) then
       add("missing", a.name, ("its worktree %s is gone (gt polecat remove %s ends it)"):format(
         a.worktree or "?", a.name))
     else

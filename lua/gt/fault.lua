@@ -3,6 +3,7 @@
 ---
 ---   GT_FAULT=reap.delete=kill   die at once with SIGKILL at that point (a crash: no cleanup)
 ---   GT_FAULT=add.checkout=error raise an error there (the command's own rollback runs)
+---   GT_FAULT=reap.delete=pause  only sleep there, GT_FAULT_PAUSE_MS (default 200), and go on
 ---   GT_FAULT_PAUSE_MS=200       first sleep that long at the point (another process acts)
 ---
 --- Without GT_FAULT a point costs a table lookup. Every point is listed in fault.POINTS, so
@@ -20,6 +21,8 @@ fault.POINTS = {
   "remove.done",
   -- recovery of what a killed command left, before it finishes or rolls it back
   "recover.add", "recover.remove",
+  -- gt rig add: the folder made, then the clone done
+  "rig_add.folder", "rig_add.clone",
 }
 
 local known = {}
@@ -31,7 +34,9 @@ local function arm()
   local spec = os.getenv("GT_FAULT")
   for item in (spec or ""):gmatch("[^,%s]+") do
     local point, action = item:match("^([%w_.]+)=(%a+)$")
-    if point and (action == "kill" or action == "error") then armed[point] = action end
+    if point and (action == "kill" or action == "error" or action == "pause") then
+      armed[point] = action
+    end
   end
 end
 
@@ -48,8 +53,10 @@ function fault.point(name)
   local action = armed[name]
   if not action then return end
   local sys = require("gt.sys")
-  local pause = tonumber(os.getenv("GT_FAULT_PAUSE_MS") or "")
-  if pause and pause > 0 then sys.sleep_ms(math.tointeger(pause) or 0) end
+  local pause = math.tointeger(tonumber(os.getenv("GT_FAULT_PAUSE_MS") or ""))
+  if action == "pause" then pause = pause or 200 end
+  if pause and pause > 0 then sys.sleep_ms(pause) end
+  if action == "pause" then return end
   if action == "kill" then
     io.stdout:flush()
     io.stderr:flush()

@@ -331,13 +331,16 @@ function polecat.add(rig, name, opts)
       record.path)
   end
   local pre = polecat.hook_context(ctx)
+  local proposed = pre.start
   -- Named like a post_spawn error ("a: pre_spawn hook (file:line): ...").
   local pre_ok, pre_err = xpcall(hooks.run, errors.handler, "pre_spawn", pre)
   if not pre_ok then errors.rethrow(pre_err, name) end
   if type(pre.start) ~= "string" or pre.start == "" then
     errors.raise("failure", "pre_spawn hooks set start to %s; it must be a revision", tostring(pre.start))
   end
-  ctx.start_ref = pre.start
+  -- Left as it was, the start is the rig's default as the fetch leaves it (origin may have
+  -- renamed its default branch, which the fetch follows).
+  if pre.start ~= proposed then ctx.start_ref = pre.start end
 
   local plan = step_names(polecat.spawn_steps)
   local op
@@ -474,21 +477,22 @@ function polecat.describe_plan(rig, entry, opts)
 end
 
 --- The refusal of a remove: what each polecat holds, and what to do.
-local function refusal(unsafe, unsavable)
-  local lines = {}
-  for _, entry in ipairs(unsafe) do
-    lines[#lines + 1] = unsavable
-      and ("polecat %s holds work gt cannot save:"):format(entry.name)
-      or ("polecat %s holds work that exists nowhere else:"):format(entry.name)
+local function refusal(entries)
+  local lines, savable = {}, true
+  for _, entry in ipairs(entries) do
+    savable = savable and entry.report.savable
+    lines[#lines + 1] = entry.report.savable
+      and ("polecat %s holds work that exists nowhere else:"):format(entry.name)
+      or ("polecat %s holds work gt cannot save:"):format(entry.name)
     for _, l in ipairs(safety.describe(entry.report)) do lines[#lines + 1] = "  " .. l end
     local ignored = safety.describe_ignored(entry.report)
     if ignored then lines[#lines + 1] = "  (" .. ignored .. ")" end
   end
-  if unsavable then
-    lines[#lines + 1] = "nothing was removed; save that work yourself, or use --force --discard to drop it"
-  else
+  if savable then
     lines[#lines + 1] = "nothing was removed; use --force to save this work under " ..
       "refs/gt/salvage/ and remove, or --force --discard to drop it"
+  else
+    lines[#lines + 1] = "nothing was removed; save that work yourself, or use --force --discard to drop it"
   end
   return table.concat(lines, "\n")
 end
@@ -533,10 +537,14 @@ local function remove_one(rig, entry, opts)
   local ok, result = xpcall(reap.run, errors.handler, rig, facts, policy, persister(db, op))
   if not ok then
     if errors.is(result) and result.restored then
+      -- Nothing was deleted: the polecat is as it was.
       store.tx(db, function()
         store.agent_set_state(db, agent.id, agent.state, "remove_undone", { reason = result.message })
         store.op_finish(db, op, "rolled_back")
       end)
+      if not result.message:find("nothing was removed", 1, true) then
+        result.message = result.message .. "; nothing was removed"
+      end
     end
     errors.rethrow(result, name)
   end
@@ -591,10 +599,10 @@ function polecat.remove(rig, list, opts)
   end
   if not opts.dry_run then
     if #unsafe > 0 and not opts.force then
-      errors.raise("refused", "refusing to remove: %s", refusal(unsafe, false))
+      errors.raise("refused", "refusing to remove: %s", refusal(unsafe))
     end
     if #unsavable > 0 and not opts.discard then
-      errors.raise("refused", "refusing to remove: %s", refusal(unsavable, true))
+      errors.raise("refused", "refusing to remove: %s", refusal(unsavable))
     end
   end
 

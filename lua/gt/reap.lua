@@ -68,7 +68,8 @@ end
 --- Whether `tip` (a commit of repo) holds anything no remote-tracking ref has: returns the
 --- number of such commits (0 when all are pushed, or merged into `base`).
 local function unpushed_count(repo, tip, base)
-  local _, total = checked("listing commits of " .. tip, repo:commits_not_on(tip, "refs/remotes/*", 1))
+  local commits, total, code = repo:commits_not_on(tip, "refs/remotes/*", 1)
+  checked("listing commits of " .. tip, commits, total, code)
   if total > 0 and base and require("gt.safety").absorbed(repo, base, tip) then return 0 end
   return total
 end
@@ -81,6 +82,18 @@ local function some(list, max)
   return s
 end
 
+--- The git folder of the checkout in `dir`: its .git folder, or the one its .git file names
+--- (relative to `dir`), or nil when there is none.
+function reap.gitdir_of(dir)
+  local st = fs.lstat(dir .. "/.git")
+  if not st then return nil end
+  if st.type == "directory" then return dir .. "/.git" end
+  local text = fs.read_file(dir .. "/.git", { max_bytes = 4096 })
+  local target = text and text:match("^gitdir: ([^\n]+)")
+  if not target then return nil end
+  return target:sub(1, 1) == "/" and target or (dir .. "/" .. target)
+end
+
 --- Proves the submodules checked out in the worktree folder `wt` hold nothing their own remote
 --- does not have (gt cannot save a submodule's work), deepest last in `found`: each entry is
 --- { path, dir, snap } with the submodule's files taken, to be removed later. Raises a refusal
@@ -89,8 +102,10 @@ local function prove_submodules(wt, found, depth)
   local w <close> = worktree.open(wt)
   for _, sub in ipairs(w and w:submodules() or {}) do
     local dir = wt .. "/" .. sub.path
-    if fs.lstat(dir .. "/.git") then
-      local r <close> = checked("opening submodule " .. sub.path, worktree.open(dir))
+    local gitdir = reap.gitdir_of(dir)
+    if gitdir then
+      -- Opened bare: its core.worktree names the folder before it was moved aside.
+      local r <close> = checked("opening submodule " .. sub.path, worktree.open(gitdir, { bare = true }))
       local s = checked("reading " .. dir, snapshot.open(r, dir, { index = r:gitdir() .. "index" }))
       found[#found + 1] = { path = sub.path, dir = dir, snap = s }
       local tree = checked("reading " .. dir, s:take())
@@ -137,7 +152,13 @@ end
 
 --- Proves that folder `dir` (the polecat's folder, moved aside or not) holds nothing unsaved,
 --- saving it first if the policy says so, then deletes it.
-local function prove_and_delete(rig, facts, dir, policy, persist, result)
+local function prove_and_delete(rig, facts, dir, policy, persist, result, state)
+  local function finish(ok, err, code)
+    if ok then return end
+    if code == "EINTR" then errors.raise("interrupted", "interrupted") end
+    errors.raise("failure", "removing polecat %s: %s; nothing unsaved was deleted: run the " ..
+      "command again (or gt doctor --fix) to finish", facts.name, err)
+  end
   if facts.discard then
     checked("removing " .. dir, fs.remove_tree(dir))
     return
@@ -155,6 +176,9 @@ local function prove_and_delete(rig, facts, dir, policy, persist, result)
     local ok, err = pcall(prove_submodules, wt, subs, 1)
     for _, sub in ipairs(subs) do open[#open + 1] = sub.snap end
     if not ok then error(err, 0) end
+    -- Proven to hold nothing their remotes lack, the submodules go first: taking the worktree
+    -- would open them, and their config names the folder as it was before it moved aside.
+    delete_submodules(subs, finish)
     wsnap, tree, index_tree = salvage.take_worktree(rig, facts.name, wt, facts.keep)
     open[#open + 1] = wsnap
     -- A submodule's gitlink may differ from HEAD's: its own files were proven above.
@@ -216,19 +240,30 @@ local function prove_and_delete(rig, facts, dir, policy, persist, result)
     end
   end
   fault.point("reap.delete")
-  local function finish(ok, err, code)
-    if ok then return end
-    if code == "EINTR" then errors.raise("interrupted", "interrupted") end
-    errors.raise("failure", "removing polecat %s: %s; nothing unsaved was deleted: run the " ..
-      "command again (or gt doctor --fix) to finish", facts.name, err)
-  end
-  delete_submodules(subs, finish)
+  state.deleting = true
   if wsnap then
     finish(wsnap:remove({ dotgit = true }))
     finish(fs.rmdir(wt))
   end
   if ssnap then finish(ssnap:remove()) end
   finish(fs.rmdir(dir))
+end
+
+--- prove_and_delete, and when it fails before it deleted anything, the folder goes back where
+--- it was (the error is marked `restored`): a command that stops before deleting changes
+--- nothing.
+local function prove_or_put_back(rig, facts, dir, policy, persist, result)
+  local state = {}
+  local ok, err = xpcall(prove_and_delete, errors.handler, rig, facts, dir, policy, persist, result, state)
+  if ok then return end
+  if not state.deleting and dir ~= facts.home and fs.lstat(dir) and not fs.lstat(facts.home) and
+      errors.is(err) and not err.restored and fs.rename(dir, facts.home) then
+    facts.trash = nil
+    persist(facts)
+    err.message = err.message:gsub(dir:gsub("%p", "%%%0"), (facts.home:gsub("%%", "%%%%")))
+    err.restored = true
+  end
+  error(err, 0)
 end
 
 --- Removes git's record of worktree `name` (unlocking it first), if there is one. The caller
@@ -279,7 +314,7 @@ function reap.run(rig, facts, policy, persist)
   facts.covered = facts.covered or {}
   local result = { salvages = {} }
   if facts.trash and fs.lstat(facts.trash) then
-    prove_and_delete(rig, facts, facts.trash, policy, persist, result)
+    prove_or_put_back(rig, facts, facts.trash, policy, persist, result)
   end
   if fs.lstat(facts.home) then
     local dir = facts.home
@@ -295,7 +330,7 @@ function reap.run(rig, facts, policy, persist)
     else
       checked("moving " .. facts.home .. " aside", nil, err, code)
     end
-    prove_and_delete(rig, facts, dir, policy, persist, result)
+    prove_or_put_back(rig, facts, dir, policy, persist, result)
   end
   fault.point("reap.prune")
   local lk <close> = rig:lock("git", "gt polecat remove " .. facts.name)

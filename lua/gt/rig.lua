@@ -12,6 +12,7 @@ local luafile = require("gt.luafile")
 local names = require("gt.names")
 local output = require("gt.output")
 local store = require("gt.store")
+local fault = require("gt.fault")
 
 local rig = {}
 
@@ -163,6 +164,7 @@ function Rig:stale_default()
   local repo = self:repo()
   if repo:ref_lookup(self:start_ref()) then return nil end
   local head = repo:symref("refs/remotes/origin/HEAD")
+  if head and not repo:ref_lookup(head) then head = nil end
   return { branch = self.config.default_branch, origin_head = head and head:match("^refs/remotes/origin/(.+)$") }
 end
 
@@ -305,9 +307,11 @@ function rig.add(town, name, source, opts)
   end
   local r
   local done, e = xpcall(function()
+    fault.point("rig_add.folder")
     local worktree = require("gt.worktree")
     local repo = errors.check(worktree.clone(url, root .. "/.repo.git",
       { bare = true, progress = opts.progress }))
+    fault.point("rig_add.clone")
     local branch, available = default_branch_of(repo, opts.branch)
     if branch == nil then
       errors.raise("failure", "repository %s is empty (no commits): push at least one commit first", url)

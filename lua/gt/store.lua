@@ -5,6 +5,7 @@ local ledger = require("gt.ledger")
 local json = require("gt.json")
 local sys = require("gt.sys")
 local errors = require("gt.errors")
+local fs = require("gt.fs")
 
 local store = {}
 
@@ -72,7 +73,6 @@ store.migrations = {
 --- (sqlite locks ranges of the database and of its -shm file): " (held by pid 123: gt polecat
 --- add a)", or "" when it cannot tell.
 local function holders(path)
-  local fs = require("gt.fs")
   local inodes = {}
   for _, p in ipairs({ path, path .. "-shm", path .. "-wal" }) do
     local st = fs.stat(p)
@@ -103,6 +103,8 @@ local ledger_path -- of the ledger opened last, for the messages of a busy one
 local function check(ok, err, code)
   if not ok and code == "EBUSY" and ledger_path then
     err = tostring(err) .. holders(ledger_path) .. "; try again when it is done"
+  elseif not ok and code == "ENOSPC" then
+    err = tostring(err) .. " (free some space on its disk, then run the command again)"
   end
   return errors.checked("ledger", ok, err, code)
 end
@@ -126,8 +128,14 @@ end
 --- database is an error, never a fresh start that would forget every rig.
 ---@return gt.Ledger
 function store.open(path, opts)
-  local create = opts and opts.create
+  local create = opts ~= nil and opts.create == true
   ledger_path = path
+  local st = fs.stat(path)
+  if st and st.size == 0 and not create then
+    -- sqlite would take it for a new database and start afresh.
+    errors.raise("failure", "the town's ledger %s is empty (0 bytes); restore it from a backup " ..
+      "(gt doctor lists what is on disk)", path)
+  end
   local db, err, code = ledger.open(path, { busy_timeout_ms = busy_timeout_ms(), create = create })
   if not db and code == "ENOTFOUND" then
     errors.raise("failure", "the town's ledger %s is missing; restore it from a backup (gt doctor " ..
