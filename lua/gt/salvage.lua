@@ -103,7 +103,8 @@ end
 --- Saves what `report` (from gt.safety.classify) says would be lost, and the ignored files
 --- the rig keeps (keep_ignored, .env* by default). Returns { ref, commit, tree, index, strays,
 --- parents }: tree, index and strays are the trees of the worktree, of its index and of what is
---- beside it, which a removal then proves it deletes nothing else than. Raises a refusal (exit 3) when it cannot save it all.
+--- beside it, which a removal then proves it deletes nothing else than. Raises a refusal
+--- (exit 3) when it cannot save it all.
 function salvage.save(rig, agent, report)
   local tree, index_tree, strays
   if not report.worktree_missing then
