@@ -2,9 +2,13 @@
 ** lgt_sys.c: gt.sys, the few facts about the process and the machine that Lua's os library
 ** does not give: wall and monotonic milliseconds, sleeping, pids, terminals, host name.
 */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,6 +81,46 @@ static int sys_kill(lua_State *L)
 	return 1;
 }
 
+/* sys.open_by(path) -> pid | nil: a process of this machine that has the file at `path` open
+** (found through /proc/<pid>/fd), or nil when none has. A lock file nobody has open is one its
+** writer left when it died. Processes whose descriptors gt may not read are not seen. */
+static int sys_open_by(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	struct stat want, st;
+	DIR *procs;
+	struct dirent *p;
+	if (stat(path, &want) != 0)
+		return gt_pushfail(L, gt_errno_code(errno), "%s: %s", path, strerror(errno));
+	if ((procs = opendir("/proc")) == NULL)
+		return gt_pushfail(L, gt_errno_code(errno), "/proc: %s", strerror(errno));
+	while ((p = readdir(procs)) != NULL) {
+		char dir[300], fd[600];
+		DIR *fds;
+		struct dirent *f;
+		if (p->d_name[0] < '0' || p->d_name[0] > '9')
+			continue;
+		snprintf(dir, sizeof dir, "/proc/%s/fd", p->d_name);
+		if ((fds = opendir(dir)) == NULL)
+			continue;
+		while ((f = readdir(fds)) != NULL) {
+			if (f->d_name[0] == '.')
+				continue;
+			snprintf(fd, sizeof fd, "%s/%s", dir, f->d_name);
+			if (stat(fd, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino) {
+				closedir(fds);
+				closedir(procs);
+				lua_pushinteger(L, (lua_Integer)strtol(p->d_name, NULL, 10));
+				return 1;
+			}
+		}
+		closedir(fds);
+	}
+	closedir(procs);
+	luaL_pushfail(L);
+	return 1;
+}
+
 /* sys.hostname() -> string */
 static int sys_hostname(lua_State *L)
 {
@@ -116,7 +160,7 @@ static int sys_term_width(lua_State *L)
 static const luaL_Reg funcs[] = {
     {"now_ms", sys_now_ms}, {"clock_ms", sys_clock_ms},     {"sleep_ms", sys_sleep_ms},
     {"pid", sys_pid},       {"pid_alive", sys_pid_alive},   {"hostname", sys_hostname},
-    {"kill", sys_kill},
+    {"kill", sys_kill},     {"open_by", sys_open_by},
     {"isatty", sys_isatty}, {"term_width", sys_term_width}, {NULL, NULL},
 };
 

@@ -200,19 +200,25 @@ static void callback_init(Callback *cb, lua_State *L, int opts, const char *fiel
 /* ---------------------------------------------------------------------------------------- */
 /* Module functions */
 
-/* worktree.open(path [, {bare = false}]) -> gt.Repo | nil, err, code. Never searches parent
-** folders. bare: open the git folder `path` as a bare repository, whatever its config says of a
-** working tree (a submodule's git folder whose core.worktree names a folder that was moved). */
+/* worktree.open(path [, {bare = false, workdir = nil}]) -> gt.Repo | nil, err, code. Never
+** searches parent folders. bare: open the git folder `path` as a bare repository, whatever its
+** config says of a working tree (a submodule's git folder whose core.worktree names a folder
+** that was moved); workdir, with bare: the working tree to give it instead. */
 static int wt_open(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
+	const char *workdir = gt_optfield_string(L, 2, "workdir", NULL);
 	unsigned int flags = GIT_REPOSITORY_OPEN_NO_SEARCH;
 	Repo *r;
 	int error;
 	if (gt_optfield_boolean(L, 2, "bare", 0))
 		flags |= GIT_REPOSITORY_OPEN_BARE;
+	luaL_argcheck(L, workdir == NULL || (flags & GIT_REPOSITORY_OPEN_BARE), 2,
+		      "workdir needs bare = true");
 	r = newrepo(L);
 	error = git_repository_open_ext(&r->repo, path, flags, NULL);
+	if (error == 0 && workdir != NULL)
+		error = git_repository_set_workdir(r->repo, workdir, 0);
 	if (error < 0)
 		return fail_git(L, error, path);
 	return 1;
@@ -585,7 +591,43 @@ static int lookup_worktree(lua_State *L, git_worktree **out, git_repository *rep
 	return 0;
 }
 
-/* repo:worktrees() -> {{name, path, locked = reason | false, valid}...} */
+static void push_broken(lua_State *L, const char *name)
+{
+	lua_createtable(L, 0, 3);
+	lua_pushstring(L, name);
+	lua_setfield(L, -2, "name");
+	lua_pushboolean(L, 0);
+	lua_setfield(L, -2, "valid");
+	lua_pushboolean(L, 1);
+	lua_setfield(L, -2, "broken");
+	lua_seti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+}
+
+/* Appends to the list on top the folders of <commondir>/worktrees that git does not list (a
+** record half-written by a killed command): git_worktree_list skips them. */
+static void push_broken_records(lua_State *L, git_repository *repo, const git_strarray *listed)
+{
+	gt_PathBuf dir = {NULL, 0};
+	DIR *d;
+	struct dirent *de;
+	if (gt_path_join(&dir, git_repository_commondir(repo), "worktrees") < 0 ||
+	    (d = opendir(dir.ptr)) == NULL) {
+		free(dir.ptr);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		int known = de->d_name[0] == '.';
+		for (size_t i = 0; !known && i < listed->count; i++)
+			known = strcmp(listed->strings[i], de->d_name) == 0;
+		if (!known)
+			push_broken(L, de->d_name);
+	}
+	closedir(d);
+	free(dir.ptr);
+}
+
+/* repo:worktrees() -> {{name, path, locked = reason | false, valid}...}; a record git cannot
+** read (half-written) is {name, valid = false, broken = true}. */
 static int r_worktrees(lua_State *L)
 {
 	git_repository *repo = checkrepo(L);
@@ -598,8 +640,20 @@ static int r_worktrees(lua_State *L)
 		git_worktree *wt = NULL;
 		git_buf reason = GIT_BUF_INIT;
 		int locked;
-		if (git_worktree_lookup(&wt, repo, names.strings[i]) < 0)
-			continue; /* removed while we were listing */
+		if (git_worktree_lookup(&wt, repo, names.strings[i]) < 0) {
+			/* Removed while we were listing, or left half-written (a killed add): the
+			** latter is listed, as broken. */
+			struct stat st;
+			gt_PathBuf admin = {NULL, 0};
+			int there = gt_path_join(&admin, git_repository_commondir(repo), "worktrees") == 0 &&
+				    gt_path_join(&admin, admin.ptr, names.strings[i]) == 0 &&
+				    stat(admin.ptr, &st) == 0;
+			free(admin.ptr);
+			git_error_clear();
+			if (there)
+				push_broken(L, names.strings[i]);
+			continue;
+		}
 		lua_createtable(L, 0, 4);
 		lua_pushstring(L, git_worktree_name(wt));
 		lua_setfield(L, -2, "name");
@@ -617,6 +671,7 @@ static int r_worktrees(lua_State *L)
 		git_buf_dispose(&reason);
 		git_worktree_free(wt);
 	}
+	push_broken_records(L, repo, &names);
 	git_strarray_dispose(&names);
 	return 1;
 }

@@ -172,9 +172,11 @@ function witness.blob_ids(contents)
 end
 
 --- The set of blob ids reachable from every ref of the rig's repository (branches, remotes,
---- salvages, stashes) and from the HEAD and index of each of its worktrees.
+--- salvages, every stash: older stashes are in refs/stash's reflog) and from the HEAD and index
+--- of each of its worktrees.
 function witness.reachable_blobs(fx)
-  local r = helpers.run({ "sh", "-c", "git rev-list --objects --all --indexed-objects | cut -d' ' -f1 | " ..
+  local r = helpers.run({ "sh", "-c", "git rev-list --objects --all --reflog --indexed-objects | " ..
+    "cut -d' ' -f1 | " ..
     "git cat-file --batch-check='%(objecttype) %(objectname)'" }, { cwd = fx.rig .. "/.repo.git" })
   assert(r.code == 0, r.stderr)
   local set = {}

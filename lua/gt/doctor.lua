@@ -11,8 +11,19 @@ local lock = require("gt.lock")
 local errors = require("gt.errors")
 local store = require("gt.store")
 local trust = require("gt.trust")
+local sys = require("gt.sys")
+local branch = require("gt.branch")
+local salvage = require("gt.salvage")
 
 local doctor = {}
+
+--- Whether a process has a file open under folder `dir` (its top level).
+local function in_use(dir)
+  for _, n in ipairs(fs.dir(dir) or {}) do
+    if sys.open_by(dir .. "/" .. n) then return true end
+  end
+  return false
+end
 
 local function message_of(e)
   if errors.is(e) then return e.message end
@@ -101,10 +112,39 @@ function doctor.check_rig(rig, fix, add)
       end
     end
   end
-  for _, wt in ipairs(errors.checked("listing worktrees", rig:repo():worktrees())) do
-    if not live[wt.name] then
-      add("orphan-record", wt.name, ("git has a worktree record %s (at %s) that no polecat owns")
-        :format(wt.name, wt.path))
+  local repo = rig:repo()
+  for _, wt in ipairs(errors.checked("listing worktrees", repo:worktrees())) do
+    if not live[wt.name] and not busy[wt.name] then
+      local admin = repo:commondir() .. "worktrees/" .. wt.name
+      local fixed = false
+      -- A half-written record with no index is git's bookkeeping of a worktree that is gone
+      -- (a reflog a git command wrote as gt removed it): nothing of the user's is in it.
+      if fix and wt.broken and not fs.lstat(admin .. "/index") and not in_use(admin) then
+        fixed = fs.remove_tree(admin) == true
+      end
+      add("orphan-record", wt.name, ("git has a worktree record %s (%s) that no polecat owns")
+        :format(wt.name, wt.broken and "half-written" or ("at " .. wt.path)), fixed)
+    end
+  end
+  local owned = {}
+  for _, a in pairs(live) do if a.branch then owned[a.branch] = true end end
+  for _, op in ipairs(store.ops_running(db)) do
+    if op.data.branch then owned[op.data.branch] = true end
+  end
+  for _, ref in ipairs(errors.checked("listing branches", repo:refs("refs/heads/polecat/*"))) do
+    local b = ref.name:sub(#"refs/heads/" + 1)
+    local name = branch.parse(b)
+    if name and not owned[b] then
+      local fixed = false
+      if fix then
+        -- Made (or made again) by a git command after its polecat was removed: its commits are
+        -- kept in a salvage unless a remote has them all.
+        local _, unpushed = repo:commits_not_on(ref.oid, "refs/remotes/*", 1)
+        if unpushed ~= 0 then salvage.keep_commit(rig, name, ref.oid) end
+        fixed = repo:branch_delete(b, { expect = ref.oid }) == true
+      end
+      add("stray-branch", name, ("branch %s belongs to no live polecat%s"):format(b,
+        fixed and "" or " (gt doctor --fix saves its commits and deletes it)"), fixed)
     end
   end
   for _, name in ipairs(fs.dir(rig.root .. "/polecats") or {}) do

@@ -5,6 +5,7 @@
 ---   GT_FAULT=add.checkout=error raise an error there (the command's own rollback runs)
 ---   GT_FAULT=reap.delete=pause  only sleep there, GT_FAULT_PAUSE_MS (default 200), and go on
 ---   GT_FAULT_PAUSE_MS=200       first sleep that long at the point (another process acts)
+---   GT_FAULT_SIGNAL=/tmp/x      first create that file, telling another process gt is there
 ---
 --- Without GT_FAULT a point costs a table lookup. Every point is listed in fault.POINTS, so
 --- that the tests can go through all of them.
@@ -53,6 +54,11 @@ function fault.point(name)
   local action = armed[name]
   if not action then return end
   local sys = require("gt.sys")
+  local signal = os.getenv("GT_FAULT_SIGNAL")
+  if signal and signal ~= "" then
+    local f = io.open(signal, "w")
+    if f then f:close() end
+  end
   local pause = math.tointeger(tonumber(os.getenv("GT_FAULT_PAUSE_MS") or ""))
   if action == "pause" then pause = pause or 200 end
   if pause and pause > 0 then sys.sleep_ms(pause) end

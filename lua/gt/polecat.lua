@@ -214,7 +214,9 @@ local function recover_add(rig, name, op, opts)
   local lost = opts.discard and {} or reap.inspect(rig, facts)
   local checked_out = false
   for _, s in ipairs(op.steps_done) do checked_out = checked_out or s == "checkout" end
-  if #lost > 0 and checked_out then
+  -- A rollback that had begun (the folder moved aside) is carried on, saving what it holds.
+  local rolling_back = facts.trash ~= nil and fs.lstat(facts.trash) ~= nil
+  if #lost > 0 and checked_out and not rolling_back then
     store.tx(db, function()
       store.agent_set_state(db, id, "working", "recovered", { operation = op.id, pid = op.pid,
         action = "finished interrupted add: its folder holds work", holds = lost })
@@ -224,7 +226,7 @@ local function recover_add(rig, name, op, opts)
       "was kept (%s)", name, op.pid, table.concat(lost, "; "))
     return "finished", {}
   end
-  if #lost > 0 and not opts.force then
+  if #lost > 0 and not opts.force and not rolling_back then
     errors.raise("refused", "polecat %s: an add that was interrupted (pid %d) before its checkout " ..
       "finished left work in its folder:\n  %s\nnothing was changed; gt polecat remove --force %s " ..
       "saves it and removes the polecat", name, op.pid, table.concat(lost, "\n  "), name)
@@ -326,7 +328,10 @@ function polecat.add(rig, name, opts)
     errors.raise("failure", "%s exists but no live polecat %s does; move it away first", ctx.home, name)
   end
   local record = worktree_record(repo, name)
-  if record then
+  if record and record.broken then
+    errors.raise("failure", "git has a worktree record named %s that it cannot read (%sworktrees/%s); " ..
+      "move it away first", name, repo:commondir(), name)
+  elseif record then
     errors.raise("failure", "git already has a worktree named %s (at %s); remove it first", name,
       record.path)
   end

@@ -13,7 +13,7 @@
 ---  3. delete: only files exactly as they were taken go. A file that changes or appears meanwhile
 ---     stops the deletion, and the next command (or gt doctor --fix) starts again at 2.
 ---  4. git's record of the worktree is pruned, and the branch is deleted only while it is at the
----     commit that was proven safe (or at one whose commits are all on a remote).
+---     commit that was proven safe; a tip that moved meanwhile is saved first.
 ---
 --- The facts are a plain table, kept in the journal (the operation's data), so that a killed
 --- command can be finished from them alone: { id, name, home, trash, branch, tip, head,
@@ -94,18 +94,19 @@ function reap.gitdir_of(dir)
   return target:sub(1, 1) == "/" and target or (dir .. "/" .. target)
 end
 
---- Proves the submodules checked out in the worktree folder `wt` hold nothing their own remote
---- does not have (gt cannot save a submodule's work), deepest last in `found`: each entry is
---- { path, dir, snap } with the submodule's files taken, to be removed later. Raises a refusal
---- naming the first that holds work.
-local function prove_submodules(wt, found, depth)
-  local w <close> = worktree.open(wt)
+--- Proves the submodules checked out in the worktree folder `wt` (open as `w`) hold nothing
+--- their own remote does not have (gt cannot save a submodule's work), deepest last in `found`:
+--- each entry is { path, dir, snap } with the submodule's files taken, to be removed later.
+--- Raises a refusal naming the first that holds work.
+local function prove_submodules(w, wt, found, depth)
   for _, sub in ipairs(w and w:submodules() or {}) do
     local dir = wt .. "/" .. sub.path
     local gitdir = reap.gitdir_of(dir)
     if gitdir then
-      -- Opened bare: its core.worktree names the folder before it was moved aside.
-      local r <close> = checked("opening submodule " .. sub.path, worktree.open(gitdir, { bare = true }))
+      -- Opened bare, with its folder given: its core.worktree names where the folder was
+      -- before it was moved aside.
+      local r <close> = checked("opening submodule " .. sub.path,
+        worktree.open(gitdir, { bare = true, workdir = dir }))
       local s = checked("reading " .. dir, snapshot.open(r, dir, { index = r:gitdir() .. "index" }))
       found[#found + 1] = { path = sub.path, dir = dir, snap = s }
       local tree = checked("reading " .. dir, s:take())
@@ -121,7 +122,7 @@ local function prove_submodules(wt, found, depth)
         errors.raise("refused", "submodule %s holds work gt cannot save (%s): commit and push it from %s",
           sub.path, table.concat(held, "; "), dir)
       end
-      if depth < 8 then prove_submodules(dir, found, depth + 1) end
+      if depth < 8 then prove_submodules(r, dir, found, depth + 1) end
     end
   end
   return found
@@ -173,7 +174,10 @@ local function prove_and_delete(rig, facts, dir, policy, persist, result, state)
   local wsnap, tree, index_tree, ssnap, strays
   local subs = {}
   if fs.lstat(wt) then
-    local ok, err = pcall(prove_submodules, wt, subs, 1)
+    local ok, err = pcall(function()
+      local w <close> = worktree.open(wt)
+      prove_submodules(w, wt, subs, 1)
+    end)
     for _, sub in ipairs(subs) do open[#open + 1] = sub.snap end
     if not ok then error(err, 0) end
     -- Proven to hold nothing their remotes lack, the submodules go first: taking the worktree
@@ -266,32 +270,57 @@ local function prove_or_put_back(rig, facts, dir, policy, persist, result)
   error(err, 0)
 end
 
+--- Calls `method` of repo (a call that returns true | nil, err, code); when it fails on a lock
+--- file no process has open (its writer died: a gt or git killed while writing), removes that
+--- file, says so, and calls it once more.
+function reap.unstale(repo, method, ...)
+  local ok, err, code = repo[method](repo, ...)
+  if ok or type(err) ~= "string" then return ok, err, code end
+  local lockfile = err:match("'([^']+%.lock)'")
+  if not lockfile or not fs.lstat(lockfile) or sys.open_by(lockfile) then return ok, err, code end
+  os.remove(lockfile)
+  output.note("gt: removed %s, a lock file left by a process that died", lockfile)
+  return repo[method](repo, ...)
+end
+
 --- Removes git's record of worktree `name` (unlocking it first), if there is one. The caller
 --- holds the rig's git lock.
 function reap.prune_record(repo, name)
   for _, wt in ipairs(errors.check(repo:worktrees())) do
-    if wt.name == name then
-      checked("unlocking worktree " .. name, repo:worktree_unlock(name))
-      checked("pruning worktree " .. name, repo:worktree_prune(name, { valid = true, locked = true }))
+    if wt.name == name and wt.broken then
+      -- Half-written by a killed add; its index, if any, was proven saved with the folder.
+      local admin = repo:commondir() .. "worktrees/" .. name
+      checked("removing " .. admin, fs.remove_tree(admin))
+      return true
+    elseif wt.name == name then
+      checked("unlocking worktree " .. name, reap.unstale(repo, "worktree_unlock", name))
+      checked("pruning worktree " .. name, reap.unstale(repo, "worktree_prune", name,
+        { valid = true, locked = true }))
       return true
     end
   end
   return false
 end
 
---- Deletes the branch while it is where it was proven safe; one that moved since is deleted
---- only if all its commits are on a remote, else it is kept (and said so).
+--- Deletes the branch while it is where it was proven safe; when it moved since (a commit made
+--- during the removal) and its commits are not all on a remote, its tip is saved first.
 local function delete_branch(rig, facts, result)
   local repo = rig:repo()
   local tip = repo:branch_lookup(facts.branch)
   if not tip then return end
   if tip ~= facts.tip and not facts.discard and unpushed_count(repo, tip, rig:start_ref()) > 0 then
-    output.warn("keeping branch %s: it has commits on no remote (made while polecat %s was " ..
-      "being taken apart)", facts.branch, facts.name)
-    result.kept_branch = facts.branch
-    return
+    -- Commits made while the polecat was taken apart: saved as they are, like any salvage.
+    local saved = salvage.keep_commit(rig, facts.name, tip)
+    result.salvages[#result.salvages + 1] = saved
+    if facts.id then
+      local db = rig.town:ledger()
+      store.tx(db, function()
+        store.event(db, facts.id, "salvaged", { ref = saved.ref, commit = saved.commit,
+          lost = { "commits made on " .. facts.branch .. " during the removal" } })
+      end)
+    end
   end
-  local ok, err, code = repo:branch_delete(facts.branch, { expect = tip })
+  local ok, err, code = reap.unstale(repo, "branch_delete", facts.branch, { expect = tip })
   if not ok and code == "ECHECKEDOUT" then
     output.warn("keeping branch %s: another worktree has it checked out", facts.branch)
     result.kept_branch = facts.branch

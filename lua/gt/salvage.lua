@@ -130,6 +130,15 @@ function salvage.save(rig, agent, report)
   return saved
 end
 
+--- Saves commit `commit` as it is under a salvage ref of polecat `name` (commits made on its
+--- branch while it was being removed). Returns { ref, commit }.
+function salvage.keep_commit(rig, name, commit)
+  local ref = ("refs/gt/salvage/%s/%s/%s-%s"):format(rig.name, name, branch.base36(sys.now_ms()),
+    commit:sub(1, 8))
+  checked("saving work", rig:repo():ref_create(ref, commit, { message = "gt: salvage of a branch tip" }))
+  return { ref = ref, commit = commit }
+end
+
 --- Lists the salvage refs of polecat `name` in `rig`: {{name, oid}...}.
 function salvage.list(rig, name)
   return errors.check(rig:repo():refs(("refs/gt/salvage/%s/%s/*"):format(rig.name, name)))

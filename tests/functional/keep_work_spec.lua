@@ -4,6 +4,7 @@
 -- what a user (or a crash) did, checked with the git CLI and the disk as witnesses.
 local helpers = require("helpers")
 local witness = require("witness")
+local _ -- discarded results (code, _, err = ...)
 local git = helpers.git
 
 local function run_gt(fx, ...)
@@ -212,7 +213,7 @@ describe("submodules", function()
     assert.equal("edited in the submodule\n", helpers.read(wt .. "/lib/a.txt"))
   end)
 
-  it("holding commits, edits and untracked files: refuse (exit 3) even with --force, saying how to save them", function()
+  it("holding commits, edits, untracked files: refuse (exit 3) even with --force, saying how to save them", function()
     helpers.write(wt .. "/lib/a.txt", "edited in the submodule\n")
     git(wt .. "/lib", "commit", "-q", "-am", "work in lib")
     helpers.write(wt .. "/lib/new.txt", "new\n")
@@ -283,7 +284,8 @@ describe("what cannot be read", function()
     assert.is_true(helpers.run({ "chmod", "000", wt .. "/secret" }).ok)
     local code, out, err = unprivileged(fx, { "polecat", "status", "a" })
     assert.equal(0, code, err)
-    assert.matches("unsaved work:\n    secret/ could not be read %(Permission denied%): gt cannot tell what it holds\n", out)
+    assert.matches("unsaved work:\n    secret/ could not be read %(Permission denied%): gt cannot tell " ..
+      "what it holds\n", out)
     for _, args in ipairs({ { "a" }, { "--force", "a" } }) do
       code, out, err = unprivileged(fx, { "polecat", "remove", table.unpack(args) })
       assert.equal(3, code)

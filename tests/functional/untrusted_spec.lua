@@ -4,6 +4,7 @@
 -- a device, a FIFO or a folder is reported and skipped, and nothing hangs on it.
 local helpers = require("helpers")
 local witness = require("witness")
+local _ -- discarded results (code, _, err = ...)
 local user_code = require("user_code")
 local git = helpers.git
 

@@ -29,6 +29,13 @@ function sys.pid_alive(pid) end
 ---@return string? code
 function sys.kill(pid, sig) end
 
+--- Returns the id of a process of this machine that has the file at `path` open (seen through
+--- /proc), or nil when none has: a lock file nobody has open was left by a writer that died.
+---@return integer? pid
+---@return string? err
+---@return string? code
+function sys.open_by(path) end
+
 --- Returns the host name.
 ---@return string? name
 ---@return string? err

@@ -134,8 +134,9 @@ function Repo:worktree_add(name, path, branch, opts) end
 ---@return string? code
 function Repo:checkout_head(opts) end
 
---- Lists the repository's worktrees.
----@return {name: string, path: string, locked: string|false, valid: boolean}[]? list
+--- Lists the repository's worktrees. A record git cannot read (half-written by a killed
+--- command) is listed as { name, valid = false, broken = true }.
+---@return {name: string, path: string?, locked: string|false|nil, valid: boolean, broken: boolean?}[]? list
 ---@return string? err
 ---@return string? code
 function Repo:worktrees() end
