@@ -19,6 +19,7 @@
 */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,28 @@ static int stat_matches(const git_index_entry *e, const struct stat *st)
 	       e->ino == (uint32_t)st->st_ino;
 }
 
+/* Whether the file at `abs` (lstat `st`) holds what index entry `e` says, read again: for an
+** entry whose stat data is stale (a file touched, or checked out in the instant its index was
+** written), the content decides, as git's does. */
+static int content_matches(Snapshot *s, const git_index_entry *e, const char *abs,
+			   const struct stat *st)
+{
+	git_oid oid;
+	if (S_ISLNK(st->st_mode)) {
+		char target[4096];
+		ssize_t n = readlink(abs, target, sizeof target);
+		if (e->mode != GIT_FILEMODE_LINK || n < 0 || (size_t)n >= sizeof target ||
+		    git_odb_hash(&oid, target, (size_t)n, GIT_OBJECT_BLOB) < 0)
+			return 0;
+	} else if (!S_ISREG(st->st_mode) ||
+		   ((st->st_mode & 0100) != 0) != (e->mode == GIT_FILEMODE_BLOB_EXECUTABLE) ||
+		   git_repository_hashfile(&oid, s->repo, abs, GIT_OBJECT_BLOB, e->path) < 0) {
+		git_error_clear();
+		return 0;
+	}
+	return git_oid_equal(&oid, &e->id);
+}
+
 /* Whether `rel` (a folder when it ends with "/") is ignored by the repository's rules. */
 static int is_ignored(Snapshot *s, const char *rel)
 {
@@ -291,6 +314,7 @@ static int walk_dir(Walk *w, size_t len, int in_ignored)
 	}
 	while (error == 0) {
 		struct stat st;
+		int type, have_st;
 		errno = 0;
 		if ((de = readdir(d)) == NULL) {
 			if (errno != 0) {
@@ -315,12 +339,22 @@ static int walk_dir(Walk *w, size_t len, int in_ignored)
 			error = -1;
 			break;
 		}
-		if (lstat(w->abs.ptr, &st) != 0) {
-			if (errno != ENOENT)
-				error = w->visit(w, W_UNREADABLE, w->rel, NULL, errno);
-			continue;
+		/* The type readdir gives spares an lstat of every tracked file: one is made only
+		** where the size counts (ignored files) or the type is unknown. */
+		have_st = 0;
+		type = de->d_type;
+		if (type == DT_UNKNOWN) {
+			if (lstat(w->abs.ptr, &st) != 0) {
+				if (errno != ENOENT)
+					error = w->visit(w, W_UNREADABLE, w->rel, NULL, errno);
+				continue;
+			}
+			have_st = 1;
+			type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG
+							    : S_ISLNK(st.st_mode) ? DT_LNK
+										  : DT_FIFO;
 		}
-		if (S_ISDIR(st.st_mode)) {
+		if (type == DT_DIR) {
 			size_t sub = len + strlen(de->d_name) + 1;
 			int ignored = in_ignored;
 			if (rel_set(w, len, de->d_name, "/") < 0) {
@@ -335,23 +369,28 @@ static int walk_dir(Walk *w, size_t len, int in_ignored)
 				w->rel[sub - 1] = '\0';
 				e = s->all ? NULL : git_index_get_bypath(s->index, w->rel, 0);
 				if (e == NULL || e->mode != GIT_FILEMODE_COMMIT)
-					error = w->visit(w, W_NESTED, w->rel, &st, 0);
+					error = w->visit(w, W_NESTED, w->rel, NULL, 0);
 				continue;
 			}
 			if (!in_ignored && !s->all && !tracks_under(s->index, w->rel))
 				ignored = is_ignored(s, w->rel);
 			error = walk_dir(w, sub, ignored);
-		} else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
-			if (s->all)
-				error = w->visit(w, W_FILE, w->rel, &st, 0);
-			else if (in_ignored ||
-				 (git_index_get_bypath(s->index, w->rel, 0) == NULL &&
-				  is_ignored(s, w->rel)))
+		} else if (type == DT_REG || type == DT_LNK) {
+			if (s->all) {
+				error = w->visit(w, W_FILE, w->rel, NULL, 0);
+			} else if (in_ignored || (git_index_get_bypath(s->index, w->rel, 0) == NULL &&
+						  is_ignored(s, w->rel))) {
+				if (!have_st && lstat(w->abs.ptr, &st) != 0) {
+					if (errno != ENOENT)
+						error = w->visit(w, W_UNREADABLE, w->rel, NULL, errno);
+					continue;
+				}
 				error = w->visit(w, w->keep && keep_match(w->keep, w->rel) ? W_KEPT
 											  : W_IGNORED,
 						 w->rel, &st, 0);
+			}
 		} else if (!in_ignored) {
-			error = w->visit(w, W_SPECIAL, w->rel, &st, 0);
+			error = w->visit(w, W_SPECIAL, w->rel, NULL, 0);
 		}
 	}
 	closedir(d);
@@ -588,45 +627,11 @@ static int matched(const char *path, const char *spec, void *payload)
 	return gt_interrupted ? -1 : 0;
 }
 
-/* Gives the entries whose stat data no longer matches their file (touched, or checked out in
-** the same instant as the index was written) their file's current stat, re-reading the file:
-** afterwards every entry describes its file as it is now, which is what remove compares. */
-static int refresh(Snapshot *s)
-{
-	size_t n = git_index_entrycount(s->index);
-	gt_PathBuf path = {NULL, 0};
-	int error = 0;
-	for (size_t i = 0; i < n && error == 0; i++) {
-		const git_index_entry *e = git_index_get_byindex(s->index, i);
-		struct stat st;
-		char *rel;
-		if (gt_interrupted)
-			return -1;
-		if (e->mode == GIT_FILEMODE_COMMIT || git_index_entry_stage(e) != 0)
-			continue;
-		if (gt_path_join(&path, s->dir, e->path) < 0) {
-			git_error_set_oom();
-			error = -1;
-			break;
-		}
-		if (lstat(path.ptr, &st) != 0 || stat_matches(e, &st))
-			continue;
-		rel = strdup(e->path); /* e dies when the entry is replaced */
-		if (rel == NULL) {
-			git_error_set_oom();
-			error = -1;
-			break;
-		}
-		error = git_index_add_bypath(s->index, rel);
-		free(rel);
-	}
-	free(path.ptr);
-	return error;
-}
-
-/* snapshot:take([{keep = {patterns}}]) -> tree id, index tree id | nil, err, code.
-** Writes the folder as a tree into the repository: tracked files as they are on disk, untracked
-** ones that are not ignored, and ignored ones that match a keep pattern (with all: every file).
+/* snapshot:take([{keep = {patterns}, proof = false}]) -> tree id, index tree id | nil, err,
+** code. Writes the folder as a tree into the repository: tracked files as they are on disk,
+** untracked ones that are not ignored, and ignored ones that match a keep pattern (with all:
+** every file). proof: a proof that what is in the folder is saved, not a copy of it: a tracked
+** file gone from the folder stays in the tree as the index has it, which spares a second walk.
 ** The index tree is the index as the snapshot was opened (nil when it has conflicts or no
 ** entries). Fails ("EACCES", "ENESTED") on a folder that cannot be read and on a repository
 ** nested in the folder, naming it: what cannot be read cannot be saved. A snapshot can be taken
@@ -640,6 +645,7 @@ static int s_take(lua_State *L)
 	int error = 0;
 	Walk w;
 	TakeOut o = {NULL, NULL, 0};
+	int proof = gt_optfield_boolean(L, 2, "proof", 0);
 	strarray_from_opt(L, lua_istable(L, 2) ? 2 : 0, "keep", &s->keep);
 	s->taken = 0;
 	if (s->index_tree_state == 0) {
@@ -651,7 +657,7 @@ static int s_take(lua_State *L)
 	}
 	if (!s->all) {
 		error = git_index_add_all(s->index, &everything, GIT_INDEX_ADD_DEFAULT, matched, NULL);
-		if (error == 0)
+		if (error == 0 && !proof)
 			error = git_index_update_all(s->index, &everything, matched, NULL);
 	}
 	if (error == 0 && (s->all || s->keep.count > 0)) {
@@ -672,8 +678,6 @@ static int s_take(lua_State *L)
 		if (error < 0 && w.stop_code == EINTR)
 			return gt_pushinterrupted(L);
 	}
-	if (error == 0)
-		error = refresh(s);
 	if (error == 0 && git_index_has_conflicts(s->index))
 		git_index_conflict_cleanup(s->index); /* left by files deleted since */
 	if (error == 0)
@@ -694,8 +698,7 @@ static int s_take(lua_State *L)
 
 typedef struct {
 	Snapshot *s;
-	gt_PathBuf abs;
-	char *rel;
+	char *rel; /* path of the current entry, relative to the folder */
 	size_t rel_cap;
 	const char *problem; /* why it stopped: "changed", "appeared", ... */
 	int err;             /* errno of a system failure, or 0 */
@@ -704,10 +707,11 @@ typedef struct {
 
 static int stop(Remover *r, const char *problem, int err)
 {
+	gt_PathBuf abs = {NULL, 0};
 	r->problem = problem;
 	r->err = err;
-	if (r->where == NULL)
-		r->where = strdup(r->abs.ptr ? r->abs.ptr : r->s->dir);
+	if (r->where == NULL && gt_path_join(&abs, r->s->dir, r->rel ? r->rel : "") == 0)
+		r->where = abs.ptr;
 	return -1;
 }
 
@@ -723,30 +727,43 @@ static int rm_rel_set(Remover *r, size_t at, const char *name, const char *suffi
 	}
 	memcpy(r->rel + at, name, nl);
 	memcpy(r->rel + at + nl, suffix, sl + 1);
-	if (gt_path_join(&r->abs, r->s->dir, r->rel) < 0)
-		return stop(r, NULL, ENOMEM);
 	return 0;
 }
 
-/* Deletes what the folder r->rel (length len) holds, as take saw it. */
-static int rm_dir(Remover *r, size_t len, int in_ignored)
+/* Whether the file r->rel (lstat `st`) is as the snapshot has it, reading it again when only
+** its stat data differs. */
+static int as_taken(Remover *r, const git_index_entry *e, const struct stat *st)
+{
+	gt_PathBuf abs = {NULL, 0};
+	int same;
+	if (stat_matches(e, st))
+		return 1;
+	if (gt_path_join(&abs, r->s->dir, r->rel) < 0)
+		return 0;
+	same = content_matches(r->s, e, abs.ptr, st);
+	free(abs.ptr);
+	return same;
+}
+
+/* Deletes what the folder r->rel (length len, open as `dfd`, which this closes) holds, as take
+** saw it. Every call is relative to the folder's descriptor, as rm -rf's are: no path is
+** looked up again from the top for each of thousands of files. */
+static int rm_dir(Remover *r, int dfd, size_t len, int in_ignored)
 {
 	Snapshot *s = r->s;
-	DIR *d;
+	DIR *d = fdopendir(dfd);
 	struct dirent *de;
 	int error = 0;
 	int gitignore = 0; /* this folder's .gitignore, deleted last: its rules apply until then */
-	d = opendir(r->abs.ptr);
-	if (d == NULL && errno == EACCES && in_ignored) {
-		struct stat st; /* ignored content is disposable: open it up, as rm -rf would */
-		if (lstat(r->abs.ptr, &st) == 0 && chmod(r->abs.ptr, st.st_mode | S_IRWXU) == 0)
-			d = opendir(r->abs.ptr);
+	if (d == NULL) {
+		int err = errno;
+		close(dfd);
+		return stop(r, NULL, err);
 	}
-	if (d == NULL)
-		return errno == ENOENT ? 0 : stop(r, NULL, errno);
 	while (error == 0) {
 		struct stat st;
 		const git_index_entry *e;
+		const char *name;
 		errno = 0;
 		if ((de = readdir(d)) == NULL) {
 			if (errno != 0)
@@ -757,35 +774,50 @@ static int rm_dir(Remover *r, size_t len, int in_ignored)
 			error = stop(r, NULL, EINTR);
 			break;
 		}
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		name = de->d_name;
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 			continue;
-		if (len == 0 && (strcmp(de->d_name, ".git") == 0 ||
-				 (s->only.count > 0 && !in_list(&s->only, de->d_name))))
+		if (len == 0 && (strcmp(name, ".git") == 0 ||
+				 (s->only.count > 0 && !in_list(&s->only, name))))
 			continue;
-		if ((error = rm_rel_set(r, len, de->d_name, "")) < 0)
+		if ((error = rm_rel_set(r, len, name, "")) < 0)
 			break;
-		if (lstat(r->abs.ptr, &st) != 0) {
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 			if (errno != ENOENT)
 				error = stop(r, NULL, errno);
 			continue;
 		}
 		if (S_ISDIR(st.st_mode)) {
-			size_t sub = len + strlen(de->d_name) + 1;
-			int ignored = in_ignored;
+			size_t sub = len + strlen(name) + 1;
+			int ignored = in_ignored, subfd;
 			/* A submodule's folder (a gitlink in the index) has been emptied by the
 			** caller, with a snapshot of the submodule's own. */
 			int gitlink = !in_ignored && !s->all &&
 				      (e = git_index_get_bypath(s->index, r->rel, 0)) != NULL &&
 				      e->mode == GIT_FILEMODE_COMMIT;
-			if ((error = rm_rel_set(r, len, de->d_name, "/")) < 0)
-				break;
-			if (!gitlink && !in_ignored && !s->all && !tracks_under(s->index, r->rel))
-				ignored = is_ignored(s, r->rel);
-			if (!gitlink && (error = rm_dir(r, sub, ignored)) < 0)
-				break;
-			if ((error = rm_rel_set(r, len, de->d_name, "")) < 0)
-				break;
-			if (rmdir(r->abs.ptr) != 0)
+			if (!gitlink) {
+				if ((error = rm_rel_set(r, len, name, "/")) < 0)
+					break;
+				if (!in_ignored && !s->all && !tracks_under(s->index, r->rel))
+					ignored = is_ignored(s, r->rel);
+				subfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				if (subfd < 0 && errno == EACCES && ignored &&
+				    fchmodat(dfd, name, st.st_mode | S_IRWXU, 0) == 0)
+					/* ignored content is disposable: open it up, as rm -rf would */
+					subfd = openat(dfd, name,
+						       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				if (subfd < 0) {
+					error = errno == ENOENT ? 0 : stop(r, NULL, errno);
+					if (error < 0)
+						break;
+					continue;
+				}
+				if ((error = rm_dir(r, subfd, sub, ignored)) < 0)
+					break;
+				if ((error = rm_rel_set(r, len, name, "")) < 0)
+					break;
+			}
+			if (unlinkat(dfd, name, AT_REMOVEDIR) != 0)
 				error = errno == ENOTEMPTY || errno == EEXIST
 					    ? stop(r, "holds files that appeared since it was saved", 0)
 					    : stop(r, NULL, errno);
@@ -794,7 +826,7 @@ static int rm_dir(Remover *r, size_t len, int in_ignored)
 		if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
 			/* FIFOs, sockets, devices: no content to lose */
 		} else if ((e = git_index_get_bypath(s->index, r->rel, 0)) != NULL) {
-			if (!stat_matches(e, &st)) {
+			if (!as_taken(r, e, &st)) {
 				error = stop(r, "changed since it was saved", 0);
 				break;
 			}
@@ -805,15 +837,15 @@ static int rm_dir(Remover *r, size_t len, int in_ignored)
 			error = stop(r, "appeared since it was saved", 0);
 			break;
 		}
-		if (strcmp(de->d_name, ".gitignore") == 0 && !in_ignored)
+		if (strcmp(name, ".gitignore") == 0 && !in_ignored)
 			gitignore = 1;
-		else if (unlink(r->abs.ptr) != 0 && errno != ENOENT)
+		else if (unlinkat(dfd, name, 0) != 0 && errno != ENOENT)
 			error = stop(r, NULL, errno);
 	}
-	closedir(d);
 	if (error == 0 && gitignore && (error = rm_rel_set(r, len, ".gitignore", "")) == 0 &&
-	    unlink(r->abs.ptr) != 0 && errno != ENOENT)
+	    unlinkat(dfd, ".gitignore", 0) != 0 && errno != ENOENT)
 		error = stop(r, NULL, errno);
+	closedir(d); /* closes dfd */
 	return error;
 }
 
@@ -834,15 +866,25 @@ static int s_remove(lua_State *L)
 	memset(&r, 0, sizeof r);
 	r.s = s;
 	error = rm_rel_set(&r, 0, "", "");
-	if (error == 0)
-		error = rm_dir(&r, 0, 0);
+	if (error == 0) {
+		int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			error = errno == ENOENT ? 0 : stop(&r, NULL, errno);
+		else
+			error = rm_dir(&r, dfd, 0, 0);
+	}
 	if (error == 0 && dotgit) {
 		struct stat st;
-		if ((error = rm_rel_set(&r, 0, ".git", "")) == 0 && lstat(r.abs.ptr, &st) == 0 &&
-		    S_ISREG(st.st_mode) && unlink(r.abs.ptr) != 0)
-			error = stop(&r, NULL, errno);
+		gt_PathBuf git = {NULL, 0};
+		if (gt_path_join(&git, s->dir, ".git") < 0)
+			error = stop(&r, NULL, ENOMEM);
+		else if (lstat(git.ptr, &st) == 0 && S_ISREG(st.st_mode) && unlink(git.ptr) != 0) {
+			int err = errno;
+			rm_rel_set(&r, 0, ".git", "");
+			error = stop(&r, NULL, err);
+		}
+		free(git.ptr);
 	}
-	free(r.abs.ptr);
 	free(r.rel);
 	if (error < 0) {
 		int n;

@@ -183,7 +183,7 @@ local function prove_and_delete(rig, facts, dir, policy, persist, result, state)
     -- Proven to hold nothing their remotes lack, the submodules go first: taking the worktree
     -- would open them, and their config names the folder as it was before it moved aside.
     delete_submodules(subs, finish)
-    wsnap, tree, index_tree = salvage.take_worktree(rig, facts.name, wt, facts.keep)
+    wsnap, tree, index_tree = salvage.take_worktree(rig, facts.name, wt, facts.keep, true)
     open[#open + 1] = wsnap
     -- A submodule's gitlink may differ from HEAD's: its own files were proven above.
     local is_sub = {}

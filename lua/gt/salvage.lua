@@ -24,12 +24,12 @@ function salvage.index_path(rig, name)
 end
 
 --- Takes the worktree at `path` (of polecat `name`) as a tree: returns the open snapshot (to
---- close, or to remove from), the tree and the index tree. Raises a refusal naming what could
---- not be read.
-function salvage.take_worktree(rig, name, path, keep)
+--- close, or to remove from), the tree and the index tree. `proof`: only to prove what is there
+--- saved (gt.snapshot take). Raises a refusal naming what could not be read.
+function salvage.take_worktree(rig, name, path, keep, proof)
   local s, err, code = snapshot.open(rig:repo(), path, { index = salvage.index_path(rig, name) })
   if s then
-    local tree, index_tree, tcode = s:take({ keep = keep })
+    local tree, index_tree, tcode = s:take({ keep = keep, proof = proof })
     if tree then return s, tree, index_tree end
     s:close()
     err, code = index_tree, tcode

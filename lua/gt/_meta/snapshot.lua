@@ -42,8 +42,10 @@ function Snapshot:scan(opts) end
 --- every file). Touches neither the folder nor the index file. Also returns the tree of the
 --- index as it was opened (nil when it has conflicts or no entries). Fails on what cannot be
 --- read ("EACCES") and on a nested repository ("ENESTED"), naming it. May be taken again;
---- remove uses the last take.
----@param opts? {keep: string[]?}
+--- remove uses the last take. proof: a proof that what is in the folder is saved rather than a
+--- copy of it: a tracked file gone from the folder stays in the tree as the index has it (which
+--- spares a second walk).
+---@param opts? {keep: string[]?, proof: boolean?}
 ---@return string? tree
 ---@return string? index_tree_or_err
 ---@return string? code
