@@ -4,8 +4,8 @@
 ** Everything here is mechanism: which branch a polecat gets and what counts as safe to delete
 ** is decided in Lua.
 **
-** libgit2 is initialised when this module is first required (only commands that touch git do
-** that), with strict hash verification off: it re-hashes every object it reads, which is more
+** libgit2 is initialised when a repository is first opened or cloned (only commands that touch
+** git do that), with strict hash verification off: it re-hashes every object it reads, which is more
 ** than half of a checkout's cost (shared/reference/perf-baseline.md).
 */
 #include <dirent.h>
@@ -200,6 +200,29 @@ static void callback_init(Callback *cb, lua_State *L, int opts, const char *fiel
 /* ---------------------------------------------------------------------------------------- */
 /* Module functions */
 
+static int shutdown_libgit2(lua_State *L);
+
+/* Initialises libgit2 on first use, not when the module loads: commands that only read the
+** ledger (gt polecat list) never pay for it (it reads the CA bundle: milliseconds). */
+static void ensure_libgit2(lua_State *L)
+{
+	static int ready = 0;
+	if (ready)
+		return;
+	if (git_libgit2_init() < 0)
+		luaL_error(L, "libgit2: %s",
+			   git_error_last() ? git_error_last()->message : "init failed");
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+	/* A sentinel whose finalizer runs after the repositories' (it is marked first). */
+	lua_newuserdatauv(L, 0, 0);
+	lua_createtable(L, 0, 1);
+	lua_pushcfunction(L, shutdown_libgit2);
+	lua_setfield(L, -2, "__gc");
+	lua_setmetatable(L, -2);
+	lua_setfield(L, LUA_REGISTRYINDEX, "gt.worktree.libgit2");
+	ready = 1;
+}
+
 /* worktree.open(path [, {bare = false, workdir = nil}]) -> gt.Repo | nil, err, code. Never
 ** searches parent folders. bare: open the git folder `path` as a bare repository, whatever its
 ** config says of a working tree (a submodule's git folder whose core.worktree names a folder
@@ -215,6 +238,7 @@ static int wt_open(lua_State *L)
 		flags |= GIT_REPOSITORY_OPEN_BARE;
 	luaL_argcheck(L, workdir == NULL || (flags & GIT_REPOSITORY_OPEN_BARE), 2,
 		      "workdir needs bare = true");
+	ensure_libgit2(L);
 	r = newrepo(L);
 	error = git_repository_open_ext(&r->repo, path, flags, NULL);
 	if (error == 0 && workdir != NULL)
@@ -239,6 +263,7 @@ static int wt_clone(lua_State *L)
 	callback_init(&cb, L, lua_istable(L, 3) ? 3 : 0, "progress");
 	opts.fetch_opts.callbacks.transfer_progress = on_transfer;
 	opts.fetch_opts.callbacks.payload = &cb;
+	ensure_libgit2(L);
 	r = newrepo(L);
 	error = git_clone(&r->repo, url, path, &opts);
 	if (cb.failed)
@@ -1537,17 +1562,6 @@ static void createmeta(lua_State *L)
 
 int luaopen_gt_worktree(lua_State *L)
 {
-	if (git_libgit2_init() < 0)
-		return luaL_error(L, "libgit2: %s",
-				  git_error_last() ? git_error_last()->message : "init failed");
-	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
-	/* A sentinel whose finalizer runs after the repositories' (it is marked first). */
-	lua_newuserdatauv(L, 0, 0);
-	lua_createtable(L, 0, 1);
-	lua_pushcfunction(L, shutdown_libgit2);
-	lua_setfield(L, -2, "__gc");
-	lua_setmetatable(L, -2);
-	lua_setfield(L, LUA_REGISTRYINDEX, "gt.worktree.libgit2");
 	luaL_newlib(L, funcs);
 	createmeta(L);
 	return 1;

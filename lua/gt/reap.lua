@@ -115,7 +115,15 @@ local function prove_submodules(w, wt, found, depth)
       if head and head.oid then
         local lost = reap.uncovered(r, tree, { errors.check(r:tree_of(head.oid)) })
         if #lost > 0 then held[#held + 1] = "uncommitted files: " .. some(lost, 3) end
-        if unpushed_count(r, head.oid) > 0 then held[#held + 1] = "commits on no remote" end
+      end
+      -- Its repository goes with the worktree: every local branch must be on a remote.
+      local tips = { head and head.oid or nil }
+      for _, b in ipairs(errors.check(r:refs("refs/heads/*"))) do tips[#tips + 1] = b.oid end
+      for _, tip in ipairs(tips) do
+        if unpushed_count(r, tip) > 0 then
+          held[#held + 1] = "commits on no remote"
+          break
+        end
       end
       if #errors.check(r:stashes()) > 0 then held[#held + 1] = "stashes" end
       if #held > 0 then

@@ -1,6 +1,6 @@
 ---@meta
--- gt.worktree (src/lgt_worktree.c): the git mechanism gt needs, on libgit2 (initialised when
--- this module is first required, with strict hash verification off).
+-- gt.worktree (src/lgt_worktree.c): the git mechanism gt needs, on libgit2 (initialised when a
+-- repository is first opened or cloned, with strict hash verification off).
 --
 -- Operational failures return nil, "<context>: <libgit2 message>", CODE, CODE being one of
 -- "ENOTFOUND", "EEXISTS", "ELOCKED", "EUNBORN", "EINVALID", "ECONFLICT", "EAMBIGUOUS", "EBARE",
