@@ -104,28 +104,110 @@ static void strarray_from_opt(lua_State *L, int opts, const char *field, git_str
 	lua_pop(L, 1);
 }
 
-/* Whether `rel` matches one of the patterns as .gitignore would: a pattern without "/" matches
-** any one component of the path (".env*" matches "a/.env.local" and ".env.d/x"); one with "/"
-** matches the whole path, relative to the top (a leading "/" is dropped). */
-static int keep_match(const git_strarray *keep, const char *rel)
+/* Matches text `t` against .gitignore pattern `p` (`start`: the pattern's first character):
+** "*" and "?" stop at "/", "[...]" is a set ("!" or "^" negates, "a-z" a range), "\" quotes,
+** and "**" as a whole component matches any number of components. */
+static int wild(const char *start, const char *p, const char *t)
 {
-	for (size_t i = 0; i < keep->count; i++) {
-		const char *p = keep->strings[i];
-		if (strchr(p, '/') != NULL) {
-			if (*p == '/')
-				p++;
-			if (fnmatch(p, rel, FNM_PATHNAME) == 0)
-				return 1;
+	while (*p) {
+		if (p[0] == '*' && p[1] == '*' && (p == start || p[-1] == '/') &&
+		    (p[2] == '/' || p[2] == '\0')) {
+			if (p[2] == '\0')
+				return 1; /* "dir" then "**": everything in it */
+			p += 3;           /* "**" "/": no component, or any */
+			for (;;) {
+				if (wild(start, p, t))
+					return 1;
+				if ((t = strchr(t, '/')) == NULL)
+					return 0;
+				t++;
+			}
+		}
+		if (*p == '*') {
+			p++;
+			for (;; t++) {
+				if (wild(start, p, t))
+					return 1;
+				if (*t == '\0' || *t == '/')
+					return 0;
+			}
+		}
+		if (*t == '\0')
+			return 0;
+		if (*p == '[') {
+			const char *q = p + 1;
+			int negate = *q == '!' || *q == '^', hit = 0;
+			if (negate)
+				q++;
+			do {
+				if (q[1] == '-' && q[2] != ']' && q[2] != '\0') {
+					hit |= (unsigned char)*t >= (unsigned char)q[0] &&
+					       (unsigned char)*t <= (unsigned char)q[2];
+					q += 3;
+				} else {
+					hit |= *q == *t;
+					q++;
+				}
+			} while (*q && *q != ']');
+			if (*q != ']') /* no closing "]": a plain character */
+				goto literal;
+			if (hit == negate || *t == '/')
+				return 0;
+			p = q + 1;
+			t++;
 			continue;
 		}
-		for (const char *c = rel; *c;) {
+		if (*p == '?') {
+			if (*t == '/')
+				return 0;
+			p++;
+			t++;
+			continue;
+		}
+	literal:
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+		if (*p != *t)
+			return 0;
+		p++;
+		t++;
+	}
+	return *t == '\0';
+}
+
+/* Whether `rel` (a file's path) matches a keep pattern as .gitignore would match it: a pattern
+** with no "/" but a trailing one matches the name of any file or folder on the path
+** (".env*" matches "a/.env.local" and ".env.d/x"); one with a "/" is anchored at the top ("/"
+** at its start is dropped); one that ends with "/" matches folders only; a folder that
+** matches takes everything in it. */
+static int keep_match(const git_strarray *keep, const char *rel)
+{
+	char pat[1024], part[1024];
+	for (size_t i = 0; i < keep->count; i++) {
+		const char *p = keep->strings[i];
+		size_t n = strlen(p);
+		int dir_only, anchored;
+		if (n == 0 || n >= sizeof pat)
+			continue;
+		memcpy(pat, p, n + 1);
+		dir_only = pat[n - 1] == '/';
+		if (dir_only)
+			pat[--n] = '\0';
+		anchored = strchr(pat, '/') != NULL;
+		p = pat[0] == '/' ? pat + 1 : pat;
+		for (const char *c = rel;;) {
 			const char *end = strchr(c, '/');
+			size_t upto = end ? (size_t)(end - rel) : strlen(rel);
 			size_t len = end ? (size_t)(end - c) : strlen(c);
-			char part[256];
-			if (len < sizeof part) {
+			if (anchored && upto < sizeof part) { /* the path up to this component */
+				memcpy(part, rel, upto);
+				part[upto] = '\0';
+				if ((end || !dir_only) && wild(p, p, part))
+					return 1;
+			} else if (!anchored && len < sizeof part) { /* this component's name */
 				memcpy(part, c, len);
 				part[len] = '\0';
-				if (fnmatch(p, part, 0) == 0)
+				if ((end || !dir_only) && wild(p, p, part))
 					return 1;
 			}
 			if (end == NULL)
@@ -267,6 +349,7 @@ typedef struct Walk Walk;
 struct Walk {
 	Snapshot *s;
 	const git_strarray *keep;
+	const git_strarray *skip; /* folders not to walk (repositories proven apart), or NULL */
 	gt_PathBuf abs, scratch;
 	char *rel; /* relative path of the current entry (folders end with "/") */
 	size_t rel_cap;
@@ -330,7 +413,7 @@ static int walk_dir(Walk *w, size_t len, int in_ignored)
 		}
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (len == 0 && (strcmp(de->d_name, ".git") == 0 ||
+		if (len == 0 && ((!s->all && strcmp(de->d_name, ".git") == 0) ||
 				 (s->only.count > 0 && !in_list(&s->only, de->d_name))))
 			continue;
 		if (rel_set(w, len, de->d_name, "") < 0 ||
@@ -361,13 +444,26 @@ static int walk_dir(Walk *w, size_t len, int in_ignored)
 				error = -1;
 				break;
 			}
-			if (!in_ignored && holds_dotgit(&w->scratch, s->dir, w->rel)) {
+			if (strcmp(de->d_name, ".git") == 0) {
+				/* a repository's own folder where no worktree's link is expected */
+				w->rel[sub - 1] = '\0';
+				error = w->visit(w, W_NESTED, w->rel, NULL, 0);
+				continue;
+			}
+			if (w->skip != NULL) {
+				w->rel[sub - 1] = '\0';
+				if (in_list(w->skip, w->rel))
+					continue;
+				w->rel[sub - 1] = '/';
+			}
+			/* Ignored or not: a repository in an ignored folder is still a repository. */
+			if (holds_dotgit(&w->scratch, s->dir, w->rel)) {
 				/* A submodule (the index has its gitlink) is for the caller to
 				** walk with a snapshot of its own; anything else is a repository
 				** nested in this one. */
 				const git_index_entry *e;
 				w->rel[sub - 1] = '\0';
-				e = s->all ? NULL : git_index_get_bypath(s->index, w->rel, 0);
+				e = s->all || in_ignored ? NULL : git_index_get_bypath(s->index, w->rel, 0);
 				if (e == NULL || e->mode != GIT_FILEMODE_COMMIT)
 					error = w->visit(w, W_NESTED, w->rel, NULL, 0);
 				continue;
@@ -440,6 +536,39 @@ static void release(Snapshot *s)
 	s->index = NULL;
 	s->repo = NULL;
 	s->dir = NULL;
+}
+
+/* Gives the snapshot a new handle on its repository, with working tree `dir` (where its folder
+** s->dir was moved) and its index. A git folder that was inside the folder (a repository nested
+** in a worktree) moved with it. */
+static int reopen(Snapshot *s, const char *dir)
+{
+	git_repository *repo = NULL;
+	const char *common = git_repository_commondir(s->repo);
+	size_t old = strlen(s->dir);
+	gt_PathBuf moved = {NULL, 0};
+	int error;
+	if (strncmp(common, s->dir, old) == 0) {
+		if (gt_path_join(&moved, dir, common + old) < 0) {
+			git_error_set_oom();
+			return -1;
+		}
+		common = moved.ptr;
+	}
+	error = git_repository_open_ext(&repo, common,
+					GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE, NULL);
+	free(moved.ptr);
+	if (error == 0)
+		error = git_repository_set_workdir(repo, dir, 0);
+	if (error < 0) {
+		git_repository_free(repo);
+		return error;
+	}
+	/* The old handle lets go of the index (it drops the index's owner) before the new one
+	** takes it; the snapshot keeps a reference of its own throughout. */
+	git_repository_free(s->repo);
+	s->repo = repo;
+	return git_repository_set_index(repo, s->index);
 }
 
 static int s_close(lua_State *L)
@@ -619,19 +748,26 @@ static int take_visit(Walk *w, int kind, const char *rel, const struct stat *st,
 	return -1;
 }
 
+/* add_all's callback: stops at an interrupt; skips what is inside the folders `payload` (a
+** git_strarray) names: repositories of their own, proven apart. */
 static int matched(const char *path, const char *spec, void *payload)
 {
-	(void)path;
+	const git_strarray *skip = (const git_strarray *)payload;
 	(void)spec;
-	(void)payload;
-	return gt_interrupted ? -1 : 0;
+	if (gt_interrupted)
+		return -1;
+	for (size_t i = 0; i < skip->count; i++) {
+		size_t n = strlen(skip->strings[i]);
+		if (strncmp(path, skip->strings[i], n) == 0 && (path[n] == '/' || path[n] == '\0'))
+			return 1;
+	}
+	return 0;
 }
 
-/* snapshot:take([{keep = {patterns}, proof = false}]) -> tree id, index tree id | nil, err,
+/* snapshot:take([{keep = {patterns}, skip = {folders}}]) -> tree id, index tree id | nil, err,
 ** code. Writes the folder as a tree into the repository: tracked files as they are on disk,
 ** untracked ones that are not ignored, and ignored ones that match a keep pattern (with all:
-** every file). proof: a proof that what is in the folder is saved, not a copy of it: a tracked
-** file gone from the folder stays in the tree as the index has it, which spares a second walk.
+** every file); nothing inside the `skip` folders (repositories of their own, proven apart).
 ** The index tree is the index as the snapshot was opened (nil when it has conflicts or no
 ** entries). Fails ("EACCES", "ENESTED") on a folder that cannot be read and on a repository
 ** nested in the folder, naming it: what cannot be read cannot be saved. A snapshot can be taken
@@ -645,8 +781,9 @@ static int s_take(lua_State *L)
 	int error = 0;
 	Walk w;
 	TakeOut o = {NULL, NULL, 0};
-	int proof = gt_optfield_boolean(L, 2, "proof", 0);
+	git_strarray skip = {NULL, 0};
 	strarray_from_opt(L, lua_istable(L, 2) ? 2 : 0, "keep", &s->keep);
+	strarray_from_opt(L, lua_istable(L, 2) ? 2 : 0, "skip", &skip);
 	s->taken = 0;
 	if (s->index_tree_state == 0) {
 		s->index_tree_state = -1;
@@ -656,28 +793,33 @@ static int s_take(lua_State *L)
 		git_error_clear();
 	}
 	if (!s->all) {
-		error = git_index_add_all(s->index, &everything, GIT_INDEX_ADD_DEFAULT, matched, NULL);
-		if (error == 0 && !proof)
-			error = git_index_update_all(s->index, &everything, matched, NULL);
+		/* add_all also drops the entries of files gone from the folder. */
+		error = git_index_add_all(s->index, &everything, GIT_INDEX_ADD_DEFAULT, matched, &skip);
 	}
 	if (error == 0 && (s->all || s->keep.count > 0)) {
 		memset(&w, 0, sizeof w);
 		w.s = s;
 		w.keep = &s->keep;
+		w.skip = &skip;
 		w.visit = take_visit;
 		w.ud = &o;
 		error = walk(&w);
 		if (error < 0 && o.path != NULL) {
-			int n = o.code_errno ? gt_pushfail(L, gt_errno_code(o.code_errno), "%s%s: %s",
-							   s->dir, o.path, o.what)
-					     : gt_pushfail(L, "ENESTED", "%s%s: %s", s->dir,
-							   o.path, o.what);
+			int n;
+			strarray_free(&skip);
+			n = o.code_errno ? gt_pushfail(L, gt_errno_code(o.code_errno), "%s%s: %s",
+						       s->dir, o.path, o.what)
+					 : gt_pushfail(L, "ENESTED", "%s%s: %s", s->dir, o.path,
+						       o.what);
 			free(o.path);
 			return n;
 		}
-		if (error < 0 && w.stop_code == EINTR)
+		if (error < 0 && w.stop_code == EINTR) {
+			strarray_free(&skip);
 			return gt_pushinterrupted(L);
+		}
 	}
+	strarray_free(&skip);
 	if (error == 0 && git_index_has_conflicts(s->index))
 		git_index_conflict_cleanup(s->index); /* left by files deleted since */
 	if (error == 0)
@@ -777,7 +919,7 @@ static int rm_dir(Remover *r, int dfd, size_t len, int in_ignored)
 		name = de->d_name;
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 			continue;
-		if (len == 0 && (strcmp(name, ".git") == 0 ||
+		if (len == 0 && ((!s->all && strcmp(name, ".git") == 0) ||
 				 (s->only.count > 0 && !in_list(&s->only, name))))
 			continue;
 		if ((error = rm_rel_set(r, len, name, "")) < 0)
@@ -811,6 +953,15 @@ static int rm_dir(Remover *r, int dfd, size_t len, int in_ignored)
 					if (error < 0)
 						break;
 					continue;
+				}
+				/* A repository (its own folder, or one holding it) is never deleted
+				** here, ignored or not: its caller proves and empties it first. */
+				if (strcmp(name, ".git") == 0 ||
+				    fstatat(subfd, ".git", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+					close(subfd);
+					rm_rel_set(r, len, name, "");
+					error = stop(r, "holds a repository of its own", 0);
+					break;
 				}
 				if ((error = rm_dir(r, subfd, sub, ignored)) < 0)
 					break;
@@ -849,20 +1000,41 @@ static int rm_dir(Remover *r, int dfd, size_t len, int in_ignored)
 	return error;
 }
 
-/* snapshot:remove([{dotgit = false}]) -> true | nil, err, code. Deletes the files of the folder
-** that are as the last take saw them, and ignored ones, and the folders they empty; the folder
-** itself stays. A file that changed since, or a file that appeared (unless ignored), stops it:
-** "ECHANGED", naming the file; so does a folder that new files keep from being removed. What
-** was deleted before the stop stays deleted (it was saved). dotgit: also delete a top-level
-** .git *file* (a worktree's or a submodule's link to its git folder; a .git folder is never
-** deleted). Raises when nothing was taken. */
+/* snapshot:remove([{dotgit = false, dir = nil}]) -> true | nil, err, code. Deletes the files of
+** the folder that are as the last take saw them, and ignored ones, and the folders they empty;
+** the folder itself stays. A file that changed since, or a file that appeared (unless ignored),
+** stops it: "ECHANGED", naming the file; so does a folder that new files keep from being removed,
+** and a repository (a .git inside), ignored or not. What was deleted before the stop stays
+** deleted (it was saved). dotgit: also delete a top-level .git *file* (a worktree's or a
+** submodule's link to its git folder; a .git folder is never deleted). dir: where the folder is
+** now, when it was moved since it was taken. Raises when nothing was taken. */
 static int s_remove(lua_State *L)
 {
 	Snapshot *s = checksnapshot(L);
 	int dotgit = gt_optfield_boolean(L, 2, "dotgit", 0);
+	const char *moved = gt_optfield_string(L, 2, "dir", NULL);
 	Remover r;
 	int error;
 	luaL_argcheck(L, s->taken, 1, "nothing was taken: call take() first");
+	if (moved != NULL) {
+		/* The folder was moved (as a whole) since it was taken: its files keep their stat
+		** data, and its ignore rules are read where it is now. */
+		size_t n = strlen(moved);
+		char *dir = (char *)malloc(n + 2);
+		luaL_argcheck(L, n > 0 && moved[0] == '/', 2, "dir: an absolute path expected");
+		if (dir == NULL)
+			return luaL_error(L, "not enough memory");
+		memcpy(dir, moved, n + 1);
+		if (moved[n - 1] != '/')
+			memcpy(dir + n, "/", 2);
+		/* A handle of its own there: libgit2 caches ignore rules by where they were read. */
+		if ((error = reopen(s, dir)) < 0) {
+			free(dir);
+			return fail_git(L, s, error, moved);
+		}
+		free(s->dir);
+		s->dir = dir;
+	}
 	memset(&r, 0, sizeof r);
 	r.s = s;
 	error = rm_rel_set(&r, 0, "", "");

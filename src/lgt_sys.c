@@ -4,6 +4,7 @@
 */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +63,7 @@ static int sys_pid(lua_State *L)
 static int sys_pid_alive(lua_State *L)
 {
 	lua_Integer pid = luaL_checkinteger(L, 1);
-	luaL_argcheck(L, pid > 0, 1, "must be > 0");
+	luaL_argcheck(L, pid > 0 && pid <= INT_MAX, 1, "not a process id");
 	lua_pushboolean(L, kill((pid_t)pid, 0) == 0 || errno == EPERM);
 	return 1;
 }
@@ -72,7 +73,8 @@ static int sys_kill(lua_State *L)
 {
 	lua_Integer pid = luaL_checkinteger(L, 1);
 	lua_Integer sig = luaL_checkinteger(L, 2);
-	luaL_argcheck(L, pid > 0, 1, "must be > 0");
+	/* pid_t is narrower: 2^32 - 1 would become -1, every process of the user. */
+	luaL_argcheck(L, pid > 0 && pid <= INT_MAX, 1, "not a process id");
 	luaL_argcheck(L, sig >= 0 && sig < 65, 2, "not a signal number");
 	if (kill((pid_t)pid, (int)sig) != 0)
 		return gt_pushfail(L, gt_errno_code(errno), "kill %d: %s", (int)pid,

@@ -854,6 +854,9 @@ static int r_status(lua_State *L)
 			add_path(L, result, "untracked", path);
 	}
 	git_status_list_free(list);
+	/* As on disk again: a later write of this repository's index must not drop its flags. */
+	if (git_index_read(index, 1) < 0)
+		git_error_clear();
 	git_index_free(index); /* the repository keeps its own reference */
 	return 1;
 }

@@ -169,7 +169,12 @@ local function check_rig_adds(town, fix, add)
     if op.kind == "rig_add" then names[op.agent] = op end
   end
   for _, n in ipairs(fs.dir(town.root) or {}) do
-    if not names[n] and n:match("^[%w]") and rig.half_made(town, n) then names[n] = true end
+    if not names[n] and n:match("^[%w]") and rig.half_made(town, n) then
+      -- No journal says gt made it (a gt from before the journal, a ledger restored from an
+      -- older backup): it is not gt's to delete.
+      add(n)("half-made-rig", nil, ("%s/%s holds a repository but is no rig of the ledger; look " ..
+        "at it, then move it away yourself"):format(town.root, n), false)
+    end
   end
   for name in pairs(names) do
     local holder = running(town.root .. "/.gt/locks/rig-" .. name .. ".lock")

@@ -3,15 +3,17 @@
 --- gt doctor all come here, so that every deletion is proven safe the same way
 --- (docs/design-notes.md, "Deleting without losing work"):
 ---
----  1. move: the polecat's folder is renamed aside (polecats/.trash-<name>-<stamp>) in one
----     step, so that nothing reaches it by its old path any more. The journal learns the new
----     name first, so a killed command's next run finds it.
----  2. prove: what the folder holds is taken as trees (gt.snapshot) and compared with what is
----     known to be saved elsewhere (facts.covered: the trees of a salvage, of HEAD, of the start
----     commit). Anything else is saved now, in a new salvage, or the folder is put back and the
----     command refuses, as the caller's policy says.
----  3. delete: only files exactly as they were taken go. A file that changes or appears meanwhile
----     stops the deletion, and the next command (or gt doctor --fix) starts again at 2.
+---  1. prove: what the folder holds is taken as trees (gt.snapshot), where it is, and compared
+---     with what is known to be saved elsewhere (facts.covered: the trees of a salvage, of HEAD,
+---     of the start commit). Every repository in it (a submodule's, one nested in the worktree,
+---     a submodule's git folder kept in git's record of the worktree) must hold nothing its own
+---     remotes lack: gt cannot save those. Anything else unsaved is saved now, in a new salvage,
+---     or the command refuses, having changed nothing, as the caller's policy says.
+---  2. move: the folder is renamed aside (polecats/.trash-<name>-<stamp>) in one step, so that
+---     nothing reaches it by its old path any more. The journal learns the new name first.
+---  3. delete: only files exactly as they were taken go. A file that changes or appears after
+---     the proof stops the deletion, and the next command (or gt doctor --fix) starts again at 1,
+---     on the folder where it was moved.
 ---  4. git's record of the worktree is pruned, and the branch is deleted only while it is at the
 ---     commit that was proven safe; a tip that moved meanwhile is saved first.
 ---
@@ -94,198 +96,274 @@ function reap.gitdir_of(dir)
   return target:sub(1, 1) == "/" and target or (dir .. "/" .. target)
 end
 
---- Proves the submodules checked out in the worktree folder `wt` (open as `w`) hold nothing
---- their own remote does not have (gt cannot save a submodule's work), deepest last in `found`:
---- each entry is { path, dir, snap } with the submodule's files taken, to be removed later.
---- Raises a refusal naming the first that holds work.
-local function prove_submodules(w, wt, found, depth)
-  for _, sub in ipairs(w and w:submodules() or {}) do
-    local dir = wt .. "/" .. sub.path
-    local gitdir = reap.gitdir_of(dir)
-    if gitdir then
-      -- Opened bare, with its folder given: its core.worktree names where the folder was
-      -- before it was moved aside.
-      local r <close> = checked("opening submodule " .. sub.path,
-        worktree.open(gitdir, { bare = true, workdir = dir }))
-      local s = checked("reading " .. dir, snapshot.open(r, dir, { index = r:gitdir() .. "index" }))
-      found[#found + 1] = { path = sub.path, dir = dir, snap = s }
-      local tree = checked("reading " .. dir, s:take())
-      local head = r:head()
-      local held = {}
-      if head and head.oid then
-        local lost = reap.uncovered(r, tree, { errors.check(r:tree_of(head.oid)) })
-        if #lost > 0 then held[#held + 1] = "uncommitted files: " .. some(lost, 3) end
+--- What the repository open as `r` holds that its remotes lack, besides its working tree: its
+--- commits on no remote-tracking ref (from HEAD and every local branch), and its stashes.
+local function repository_holds(r, held)
+  local head = r:head()
+  local tips = { head and head.oid or nil }
+  for _, b in ipairs(errors.check(r:refs("refs/heads/*"))) do tips[#tips + 1] = b.oid end
+  for _, tip in ipairs(tips) do
+    if unpushed_count(r, tip) > 0 then
+      held[#held + 1] = "commits on no remote"
+      break
+    end
+  end
+  if #errors.check(r:stashes()) > 0 then held[#held + 1] = "stashes" end
+  return head
+end
+
+local prove_worktree -- defined below: a repository's working tree may hold repositories too
+
+--- Proves the repository whose working tree is `dir` (git folder `gitdir`; `path`, for
+--- messages) holds nothing its own remotes lack, its files taken to be removed later: appends
+--- { dir, snap, gitdir } entries to `found`, deepest last. Raises a refusal naming it otherwise.
+local function prove_repository(path, dir, gitdir, found, depth)
+  -- Opened bare, with its folder given: a submodule's core.worktree may name where the folder
+  -- was before it was moved aside.
+  local r <close> = checked("opening repository " .. path, worktree.open(gitdir, { bare = true, workdir = dir }))
+  local held = {}
+  local head = repository_holds(r, held)
+  local entry = { dir = dir, gitdir = r:gitdir() }
+  found[#found + 1] = entry
+  local tree, index_tree
+  entry.snap, tree, index_tree = prove_worktree(r, r, dir, r:gitdir() .. "index", found, depth)
+  local saved = { head and head.oid and errors.check(r:tree_of(head.oid)) or nil }
+  local lost = reap.uncovered(r, tree, saved)
+  if #lost > 0 then held[#held + 1] = "files not committed: " .. some(lost, 3) end
+  if index_tree and #reap.uncovered(r, index_tree, { tree, saved[1] }) > 0 then
+    held[#held + 1] = "staged changes"
+  end
+  if #held > 0 then
+    errors.raise("refused", "the repository %s holds work gt cannot save (%s): commit and push it " ..
+      "from %s", path, table.concat(held, "; "), dir)
+  end
+end
+
+--- Takes the working tree `dir` of repository `repo` (its index file `index`; `checkout`: the
+--- same repository open with that working tree, which lists its submodules), after proving the
+--- repositories in it (its submodules, and any nested in it, ignored folders included), which
+--- go in `found`. `keep`: the ignored files to take too. Returns the open snapshot, the tree and
+--- the index tree.
+function prove_worktree(repo, checkout, dir, index, found, depth, keep)
+  local s, err, code = snapshot.open(repo, dir, { index = index })
+  if not s then checked("reading " .. dir, s, err, code) end
+  local ok, tree, index_tree = pcall(function()
+    local scanned = errors.check(s:scan())
+    if #scanned.unreadable > 0 then
+      errors.raise("refused", "%s/%s could not be read (%s): gt cannot tell what it holds", dir,
+        scanned.unreadable[1].path, scanned.unreadable[1].reason)
+    end
+    if depth < 8 then
+      for _, sub in ipairs(checkout and checkout:submodules() or {}) do
+        local subdir = dir .. "/" .. sub.path
+        local gitdir = reap.gitdir_of(subdir)
+        if gitdir then prove_repository(sub.path, subdir, gitdir, found, depth + 1) end
       end
-      -- Its repository goes with the worktree: every local branch must be on a remote.
-      local tips = { head and head.oid or nil }
-      for _, b in ipairs(errors.check(r:refs("refs/heads/*"))) do tips[#tips + 1] = b.oid end
-      for _, tip in ipairs(tips) do
-        if unpushed_count(r, tip) > 0 then
-          held[#held + 1] = "commits on no remote"
-          break
+      for _, path in ipairs(scanned.nested) do
+        local nested = dir .. "/" .. path
+        prove_repository(path, nested, reap.gitdir_of(nested) or (nested .. "/.git"), found, depth + 1)
+      end
+    end
+    local t, it, tcode = s:take({ keep = keep, skip = scanned.nested })
+    if not t then
+      if tcode == "EINTR" then errors.raise("interrupted", "interrupted") end
+      errors.raise("refused", "could not save what %s holds: %s", dir, it)
+    end
+    return t, it
+  end)
+  if not ok then
+    s:close()
+    error(tree, 0)
+  end
+  return s, tree, index_tree
+end
+
+--- The git folders under git's record of polecat `name`'s worktree (`modules/`: the
+--- repositories of its submodules, checked out or not), each proven to hold nothing its
+--- remotes lack, unless `proven` (a set of git folders) has it. Raises a refusal otherwise.
+local function prove_modules(rig, name, proven)
+  local function walk(dir)
+    for _, n in ipairs(fs.dir(dir) or {}) do
+      local gitdir = dir .. "/" .. n
+      if fs.stat(gitdir .. "/HEAD") and fs.stat(gitdir .. "/objects") then
+        local real = fs.realpath(gitdir) or gitdir
+        if not proven[real] then
+          local r <close> = checked("opening " .. gitdir, worktree.open(gitdir, { bare = true }))
+          local held = {}
+          repository_holds(r, held)
+          if #held > 0 then
+            errors.raise("refused", "the repository of submodule %s (%s) holds work gt cannot " ..
+              "save (%s): check it out and push it, or push from it: git --git-dir=%s push",
+              n, gitdir, table.concat(held, "; "), gitdir)
+          end
+        end
+        walk(gitdir .. "/modules")
+      elseif fs.stat(gitdir) and fs.stat(gitdir).type == "directory" then
+        walk(gitdir) -- a submodule named a/b is kept as modules/a/b
+      end
+    end
+  end
+  walk(rig:repo():commondir() .. "worktrees/" .. name .. "/modules")
+end
+
+--- Proves what polecat facts.name's folder `dir` holds (see the top of this file). Returns the
+--- proof: { dir, wsnap, tree, index_tree, ssnap, strays, found (repositories), lines (what is
+--- not saved), open (snapshots to close) }. `moved`: the folder was moved aside already.
+local function prove(rig, facts, dir, moved)
+  local repo = rig:repo()
+  local proof = { dir = dir, lines = {}, found = {} }
+  proof.open = setmetatable({}, { __close = function(list)
+    for _, s in ipairs(list) do s:close() end
+  end })
+  local ok, err = pcall(function()
+    local wt = dir .. "/" .. rig.name
+    if fs.lstat(wt) then
+      if moved then
+        -- Where the folder was moved, a submodule's config names the folder as it was: taking
+        -- the worktree would open it. Proven to hold nothing their remotes lack, they go first.
+        local w <close> = worktree.open(wt)
+        for _, sub in ipairs(w and w:submodules() or {}) do
+          local subdir = wt .. "/" .. sub.path
+          local gitdir = reap.gitdir_of(subdir)
+          if gitdir then
+            local found = {}
+            local pok, perr = pcall(prove_repository, sub.path, subdir, gitdir, found, 2)
+            for _, e in ipairs(found) do proof.open[#proof.open + 1] = e.snap end
+            if not pok then error(perr, 0) end
+            reap.delete_repositories(found)
+          end
         end
       end
-      if #errors.check(r:stashes()) > 0 then held[#held + 1] = "stashes" end
-      if #held > 0 then
-        errors.raise("refused", "submodule %s holds work gt cannot save (%s): commit and push it from %s",
-          sub.path, table.concat(held, "; "), dir)
+      local found = proof.found
+      local w <close> = worktree.open(wt)
+      local pok, s, tree, index_tree = pcall(prove_worktree, repo, w, wt,
+        salvage.index_path(rig, facts.name), found, 1, facts.keep)
+      for _, e in ipairs(found) do proof.open[#proof.open + 1] = e.snap end
+      if not pok then error(s, 0) end
+      proof.open[#proof.open + 1] = s
+      proof.wt, proof.wsnap, proof.tree, proof.index_tree = wt, s, tree, index_tree
+      local proven = {}
+      for _, e in ipairs(found) do proven[fs.realpath(e.gitdir) or e.gitdir] = true end
+      prove_modules(rig, facts.name, proven)
+      local lost = reap.uncovered(repo, tree, facts.covered)
+      local is_repo = {}
+      for _, e in ipairs(found) do is_repo[e.dir:sub(#wt + 2)] = true end
+      local unsaved = {}
+      for _, p in ipairs(lost) do
+        if not is_repo[p] then unsaved[#unsaved + 1] = p end -- a gitlink: proven above
       end
-      if depth < 8 then prove_submodules(r, dir, found, depth + 1) end
+      if #unsaved > 0 then proof.lines[#proof.lines + 1] = "files not saved: " .. some(unsaved, 5) end
+      if index_tree then
+        local staged = {}
+        for _, p in ipairs(reap.uncovered(repo, index_tree, { tree, table.unpack(facts.covered) })) do
+          if not is_repo[p] then staged[#staged + 1] = p end
+        end
+        if #staged > 0 then proof.lines[#proof.lines + 1] = "staged changes: " .. some(staged, 5) end
+      end
+    else
+      prove_modules(rig, facts.name, {})
     end
+    local names = {}
+    for _, n in ipairs(checked("reading " .. dir, fs.dir(dir))) do
+      if n ~= rig.name then names[#names + 1] = n end
+    end
+    table.sort(names)
+    if #names > 0 then
+      proof.ssnap, proof.strays = salvage.take_strays(rig, facts.name, dir, names)
+      proof.open[#proof.open + 1] = proof.ssnap
+      local lost = reap.uncovered(repo, proof.strays, { facts.strays_covered })
+      if #lost > 0 then proof.lines[#proof.lines + 1] = "files beside the worktree: " .. some(lost, 5) end
+    end
+  end)
+  if not ok then
+    getmetatable(proof.open).__close(proof.open)
+    error(err, 0)
   end
-  return found
+  return proof
 end
 
---- Deletes the submodules `found` proved, deepest first.
-local function delete_submodules(found, finish)
-  table.sort(found, function(a, b) return #a.dir > #b.dir end)
-  for _, sub in ipairs(found) do
-    finish(sub.snap:remove({ dotgit = true }))
-    local gitdir = fs.lstat(sub.dir .. "/.git")
+--- Deletes the repositories `found` proved (their files, as taken; their git folder when it is
+--- inside), deepest first. `moved`: a function giving where a folder is now.
+function reap.delete_repositories(found, moved, finish)
+  finish = finish or function(ok, err, code) return checked("removing", ok, err, code) end
+  moved = moved or function(d) return d end
+  local list = { table.unpack(found) }
+  table.sort(list, function(a, b) return #a.dir > #b.dir end)
+  for _, e in ipairs(list) do
+    local dir = moved(e.dir)
+    finish(e.snap:remove({ dotgit = true, dir = dir }))
+    local gitdir = fs.lstat(dir .. "/.git")
     if gitdir and gitdir.type == "directory" then
-      -- An old-style submodule keeps its repository here; all of it is on its remote.
-      finish(fs.remove_tree(sub.dir .. "/.git"))
+      -- Its repository lives here; all of it is on its remotes.
+      finish(fs.remove_tree(dir .. "/.git"))
     end
   end
 end
 
---- Raised when the folder could not be proven safe and was put back where it was: nothing of
---- the polecat was deleted.
-local function refuse_restored(facts, lines)
-  local e = errors.new("refused", "polecat %s changed while it was being removed:\n  %s\n" ..
-    "nothing was removed; run the command again (with --force to save this work)", facts.name,
-    table.concat(lines, "\n  "))
-  e.restored = true
-  error(e, 0)
+--- Saves what `proof` says is unsaved, or refuses, as `policy` says ("salvage", "restore":
+--- the folder was not moved, so refusing changes nothing, "refuse").
+local function settle(rig, facts, proof, policy, persist, result)
+  local lines = proof.lines
+  if #lines == 0 then return end
+  if policy == "salvage" then
+    local also = facts.salvage_commit and { { oid = facts.salvage_commit,
+      what = "an earlier salvage of this removal" } } or nil
+    local saved = salvage.write(rig, facts.name, facts.branch, { tree = proof.tree,
+      index = proof.index_tree, strays = proof.strays, head = facts.head, tip = facts.tip,
+      also = also, what = lines })
+    if proof.tree then facts.covered[#facts.covered + 1] = proof.tree end
+    if proof.index_tree then facts.covered[#facts.covered + 1] = proof.index_tree end
+    facts.strays_covered = proof.strays
+    facts.salvage, facts.salvage_commit = saved.ref, saved.commit
+    persist(facts)
+    result.salvages[#result.salvages + 1] = saved
+    if facts.id then
+      local db = rig.town:ledger()
+      store.tx(db, function()
+        store.event(db, facts.id, "salvaged", { ref = saved.ref, commit = saved.commit, lost = lines })
+      end)
+    end
+  elseif policy == "restore" then
+    local e = errors.new("refused", "polecat %s changed while it was being removed:\n  %s\n" ..
+      "nothing was removed; run the command again (with --force to save this work)", facts.name,
+      table.concat(lines, "\n  "))
+    e.restored = true
+    error(e, 0)
+  else
+    errors.raise("refused", "polecat %s holds work that is not saved:\n  %s\nnothing more was " ..
+      "deleted; gt polecat remove --force %s saves it", facts.name, table.concat(lines, "\n  "),
+      facts.name)
+  end
 end
 
---- Proves that folder `dir` (the polecat's folder, moved aside or not) holds nothing unsaved,
---- saving it first if the policy says so, then deletes it.
-local function prove_and_delete(rig, facts, dir, policy, persist, result, state)
+--- Deletes what `proof` proved, the folder being at `dir` now.
+local function delete(facts, proof, dir)
   local function finish(ok, err, code)
     if ok then return end
     if code == "EINTR" then errors.raise("interrupted", "interrupted") end
     errors.raise("failure", "removing polecat %s: %s; nothing unsaved was deleted: run the " ..
       "command again (or gt doctor --fix) to finish", facts.name, err)
   end
-  if facts.discard then
-    checked("removing " .. dir, fs.remove_tree(dir))
-    return
+  local function moved(d) return dir .. d:sub(#proof.dir + 1) end
+  reap.delete_repositories(proof.found, moved, finish)
+  if proof.wsnap then
+    finish(proof.wsnap:remove({ dotgit = true, dir = moved(proof.wt) }))
+    finish(fs.rmdir(moved(proof.wt)))
   end
-  local repo = rig:repo()
-  local wt = dir .. "/" .. rig.name
-  local lines = {}
-  -- The snapshots stay open until the end: removing uses what they saw.
-  local open <close> = setmetatable({}, { __close = function(list)
-    for _, s in ipairs(list) do s:close() end
-  end })
-  local wsnap, tree, index_tree, ssnap, strays
-  local subs = {}
-  if fs.lstat(wt) then
-    local ok, err = pcall(function()
-      local w <close> = worktree.open(wt)
-      prove_submodules(w, wt, subs, 1)
-    end)
-    for _, sub in ipairs(subs) do open[#open + 1] = sub.snap end
-    if not ok then error(err, 0) end
-    -- Proven to hold nothing their remotes lack, the submodules go first: taking the worktree
-    -- would open them, and their config names the folder as it was before it moved aside.
-    delete_submodules(subs, finish)
-    wsnap, tree, index_tree = salvage.take_worktree(rig, facts.name, wt, facts.keep, true)
-    open[#open + 1] = wsnap
-    -- A submodule's gitlink may differ from HEAD's: its own files were proven above.
-    local is_sub = {}
-    for _, sub in ipairs(subs) do is_sub[sub.path] = true end
-    local lost = {}
-    for _, p in ipairs(reap.uncovered(repo, tree, facts.covered)) do
-      if not is_sub[p] then lost[#lost + 1] = p end
-    end
-    if #lost > 0 then lines[#lines + 1] = "files not saved: " .. some(lost, 5) end
-    if index_tree then
-      local staged = {}
-      for _, p in ipairs(reap.uncovered(repo, index_tree, { tree, table.unpack(facts.covered) })) do
-        if not is_sub[p] then staged[#staged + 1] = p end
-      end
-      if #staged > 0 then lines[#lines + 1] = "staged changes: " .. some(staged, 5) end
-    end
-  end
-  local names = {}
-  for _, n in ipairs(checked("reading " .. dir, fs.dir(dir))) do
-    if n ~= rig.name then names[#names + 1] = n end
-  end
-  table.sort(names)
-  if #names > 0 then
-    ssnap, strays = salvage.take_strays(rig, facts.name, dir, names)
-    open[#open + 1] = ssnap
-    local lost = reap.uncovered(repo, strays, { facts.strays_covered })
-    if #lost > 0 then lines[#lines + 1] = "files beside the worktree: " .. some(lost, 5) end
-  end
-  if #lines > 0 then
-    if policy == "salvage" then
-      local also = facts.salvage_commit and { { oid = facts.salvage_commit,
-        what = "an earlier salvage of this removal" } } or nil
-      local saved = salvage.write(rig, facts.name, facts.branch, { tree = tree,
-        index = index_tree, strays = strays, head = facts.head, tip = facts.tip, also = also,
-        what = lines })
-      if tree then facts.covered[#facts.covered + 1] = tree end
-      if index_tree then facts.covered[#facts.covered + 1] = index_tree end
-      facts.strays_covered = strays
-      facts.salvage, facts.salvage_commit = saved.ref, saved.commit
-      persist(facts)
-      result.salvages[#result.salvages + 1] = saved
-      if facts.id then
-        local db = rig.town:ledger()
-        store.tx(db, function()
-          store.event(db, facts.id, "salvaged", { ref = saved.ref, commit = saved.commit, lost = lines })
-        end)
-      end
-    elseif policy == "restore" and dir ~= facts.home and not fs.lstat(facts.home) then
-      for _, s in ipairs(open) do s:close() end
-      checked("putting " .. facts.home .. " back", fs.rename(dir, facts.home))
-      facts.trash = nil
-      persist(facts)
-      refuse_restored(facts, lines)
-    else
-      errors.raise("refused", "polecat %s holds work that is not saved:\n  %s\nnothing more was " ..
-        "deleted; gt polecat remove --force %s saves it", facts.name, table.concat(lines, "\n  "),
-        facts.name)
-    end
-  end
-  fault.point("reap.delete")
-  state.deleting = true
-  if wsnap then
-    finish(wsnap:remove({ dotgit = true }))
-    finish(fs.rmdir(wt))
-  end
-  if ssnap then finish(ssnap:remove()) end
+  if proof.ssnap then finish(proof.ssnap:remove({ dir = dir })) end
   finish(fs.rmdir(dir))
 end
 
---- prove_and_delete, and when it fails before it deleted anything, the folder goes back where
---- it was (the error is marked `restored`): a command that stops before deleting changes
---- nothing.
-local function prove_or_put_back(rig, facts, dir, policy, persist, result)
-  local state = {}
-  local ok, err = xpcall(prove_and_delete, errors.handler, rig, facts, dir, policy, persist, result, state)
-  if ok then return end
-  if not state.deleting and dir ~= facts.home and fs.lstat(dir) and not fs.lstat(facts.home) and
-      errors.is(err) and not err.restored and fs.rename(dir, facts.home) then
-    facts.trash = nil
-    persist(facts)
-    err.message = err.message:gsub(dir:gsub("%p", "%%%0"), (facts.home:gsub("%%", "%%%%")))
-    err.restored = true
-  end
-  error(err, 0)
-end
-
 --- Calls `method` of repo (a call that returns true | nil, err, code); when it fails on a lock
---- file no process has open (its writer died: a gt or git killed while writing), removes that
---- file, says so, and calls it once more.
+--- file that no process has open and that nothing touched for 10 s (its writer died: a gt or a
+--- git killed while writing; git closes a lock it holds, but holds it for a moment only),
+--- removes that file, says so, and calls it once more.
 function reap.unstale(repo, method, ...)
   local ok, err, code = repo[method](repo, ...)
   if ok or type(err) ~= "string" then return ok, err, code end
   local lockfile = err:match("'([^']+%.lock)'")
-  if not lockfile or not fs.lstat(lockfile) or sys.open_by(lockfile) then return ok, err, code end
+  local st = lockfile and fs.lstat(lockfile)
+  if not st or sys.now_ms() - st.mtime_ms < 10000 or sys.open_by(lockfile) then return ok, err, code end
   os.remove(lockfile)
   output.note("gt: removed %s, a lock file left by a process that died", lockfile)
   return repo[method](repo, ...)
@@ -342,35 +420,61 @@ end
 
 --- Takes polecat facts.name of `rig` apart: its folder (and a trash folder an earlier attempt
 --- left), git's record of its worktree, and (with facts.delete_branch) its branch. policy, for
---- work that is not in facts.covered: "salvage" saves it first; "restore" puts the folder back
---- and raises a refusal marked `restored` (nothing was deleted); "refuse" raises a refusal.
---- persist(facts) is called whenever the facts change (to keep the journal up to date).
---- Returns { salvages = {{ref, commit}...}, kept_branch }.
+--- work that is not in facts.covered: "salvage" saves it first; "restore" refuses, marked
+--- `restored` when nothing was moved or deleted; "refuse" refuses. A refusal because of a
+--- repository gt cannot save is raised whatever the policy (facts.discard aside); so is a
+--- refusal before anything was moved, marked `restored`. persist(facts) is called whenever the
+--- facts change (to keep the journal up to date). Returns { salvages = {{ref, commit}...},
+--- kept_branch }.
 function reap.run(rig, facts, policy, persist)
   persist = persist or function() end
   facts.covered = facts.covered or {}
   local result = { salvages = {} }
   if facts.trash and fs.lstat(facts.trash) then
-    prove_or_put_back(rig, facts, facts.trash, policy, persist, result)
+    if facts.discard then
+      checked("removing " .. facts.trash, fs.remove_tree(facts.trash))
+    else
+      local p = prove(rig, facts, facts.trash, true)
+      local _ <close> = p.open
+      settle(rig, facts, p, policy == "restore" and "refuse" or policy, persist, result)
+      fault.point("reap.delete")
+      delete(facts, p, facts.trash)
+    end
   end
   if fs.lstat(facts.home) then
-    local dir = facts.home
-    facts.trash = reap.trash_path(rig, facts.name)
-    persist(facts)
-    fault.point("reap.move")
-    local ok, err, code = fs.rename(facts.home, facts.trash)
-    if ok then
-      dir = facts.trash
-    elseif code == "EXDEV" or code == "EBUSY" or code == "EINVALID" then
-      facts.trash = nil -- another file system (a mount): prove and delete it where it is
-      persist(facts)
+    if facts.discard then
+      checked("removing " .. facts.home, fs.remove_tree(facts.home))
     else
-      checked("moving " .. facts.home .. " aside", nil, err, code)
+      local ok, p = xpcall(prove, errors.handler, rig, facts, facts.home, false)
+      if ok then ok, p = xpcall(function()
+        settle(rig, facts, p, policy, persist, result)
+        return p
+      end, errors.handler) end
+      if not ok then
+        if errors.is(p) then p.restored = true end -- nothing was moved or deleted
+        error(p, 0)
+      end
+      local _ <close> = p.open
+      facts.trash = reap.trash_path(rig, facts.name)
+      persist(facts)
+      fault.point("reap.move")
+      local dir = facts.home
+      local mok, err, code = fs.rename(facts.home, facts.trash)
+      if mok then
+        dir = facts.trash
+      elseif code == "EXDEV" or code == "EBUSY" or code == "EINVALID" then
+        facts.trash = nil -- another file system (a mount): deleted where it is
+        persist(facts)
+      else
+        checked("moving " .. facts.home .. " aside", nil, err, code)
+      end
+      fault.point("reap.delete")
+      delete(facts, p, dir)
     end
-    prove_or_put_back(rig, facts, dir, policy, persist, result)
   end
   fault.point("reap.prune")
   local lk <close> = rig:lock("git", "gt polecat remove " .. facts.name)
+  if not facts.discard then prove_modules(rig, facts.name, {}) end
   reap.prune_record(rig:repo(), facts.name)
   if facts.delete_branch and facts.branch then
     fault.point("reap.branch")
@@ -380,32 +484,19 @@ function reap.run(rig, facts, policy, persist)
 end
 
 --- What taking polecat facts.name apart would lose, found without changing anything: returns a
---- list of lines (empty when nothing would be lost) and whether the folder could be read.
+--- list of lines (empty when nothing would be lost).
 function reap.inspect(rig, facts)
   local repo = rig:repo()
   local lines = {}
   for _, dir in ipairs({ facts.trash or false, facts.home }) do
     if dir and fs.lstat(dir) then
-      local wt = dir .. "/" .. rig.name
-      if fs.lstat(wt) then
-        local ok, err = pcall(function()
-          local _ <close>, tree, index_tree = salvage.take_worktree(rig, facts.name, wt, nil)
-          local lost = reap.uncovered(repo, tree, facts.covered or {})
-          if #lost > 0 then lines[#lines + 1] = "files not saved: " .. some(lost, 5) end
-          if index_tree and #reap.uncovered(repo, index_tree, { tree, table.unpack(facts.covered or {}) }) > 0 then
-            lines[#lines + 1] = "staged changes"
-          end
-        end)
-        if not ok then lines[#lines + 1] = tostring(err) end
-      end
-      local names = {}
-      for _, n in ipairs(fs.dir(dir) or {}) do
-        if n ~= rig.name then names[#names + 1] = n end
-      end
-      if #names > 0 then
-        table.sort(names)
-        lines[#lines + 1] = "entries beside the worktree: " .. some(names, 5)
-      end
+      local ok, err = pcall(function()
+        -- (Never as moved: proving a moved folder deletes its submodules first.)
+        local p = prove(rig, facts, dir, false)
+        local _ <close> = p.open
+        for _, l in ipairs(p.lines) do lines[#lines + 1] = l end
+      end)
+      if not ok then lines[#lines + 1] = errors.is(err) and err.message or tostring(err) end
     end
   end
   if facts.branch then

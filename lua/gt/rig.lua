@@ -230,29 +230,41 @@ local function only_rig_layout(root)
   return true
 end
 
---- Whether `<town>/<name>` is what a `gt rig add` killed half-way leaves: a folder with a
---- clone in it, no ledger row. Returns the reason it cannot be rolled back, if it cannot.
+--- Whether `<town>/<name>` looks like what a `gt rig add` killed half-way leaves: a folder with a
+--- clone in it, and no ledger row.
 function rig.half_made(town, name)
   local root = town.root .. "/" .. name
-  if store.rig_get(town:ledger(), name) or not fs.lstat(root .. "/.repo.git") then return false end
-  local ok, why = only_rig_layout(root)
-  return true, not ok and why or nil
+  return not store.rig_get(town:ledger(), name) and fs.lstat(root .. "/.repo.git") ~= nil
 end
 
---- Rolls back what a killed `gt rig add NAME` left (its journal operation, or a half-made rig
---- folder with gt's layout only); the caller holds the rig's lock in the town. Raises a refusal
---- when the folder holds anything gt did not make there. Returns true if it rolled back.
+--- Why the repository at `gitdir` holds something a fresh clone does not (a salvage, a
+--- polecat's branch), or nil.
+local function holds_work(gitdir)
+  local worktree = require("gt.worktree")
+  local repo <close> = worktree.open(gitdir, { bare = true })
+  if not repo then return nil end -- a clone killed before it was a repository
+  for _, glob in ipairs({ "refs/gt/*", "refs/heads/polecat/*", "refs/stash" }) do
+    local refs = repo:refs(glob)
+    if refs and #refs > 0 then return gitdir .. " holds " .. refs[1].name end
+  end
+  return nil
+end
+
+--- Rolls back what a killed `gt rig add NAME` left, as its journal operation records it; the
+--- caller holds the rig's lock in the town. The folder is deleted only if it holds nothing but
+--- what rig add makes there (and its clone nothing but origin's branches); else this refuses
+--- (exit 3). Returns true if it rolled back.
 function rig.recover(town, name)
   local db = town:ledger()
   local ops = store.ops_running(db, name)
-  local half, why = rig.half_made(town, name)
-  if #ops == 0 and not half then return false end
+  if #ops == 0 then return false end
   local root = town.root .. "/" .. name
   if fs.lstat(root) and not store.rig_get(db, name) then
-    local ok, whynot = only_rig_layout(root)
-    if not ok then
+    local ok, why = only_rig_layout(root)
+    if ok then why = holds_work(root .. "/.repo.git") end
+    if not ok or why then
       errors.raise("refused", "a rig add of %s was interrupted, and %s: gt will not delete it; " ..
-        "move it away first", name, whynot or why)
+        "move it away first", name, why)
     end
     errors.checked("removing " .. root, fs.remove_tree(root))
   end

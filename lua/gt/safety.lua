@@ -48,7 +48,10 @@ end
 --- `base` (a revision; nil: never).
 local function unpushed(repo, tips, base, limit)
   local list, seen, total, all_absorbed = {}, {}, 0, true
+  local counted = {}
   for _, tip in ipairs(tips) do
+    if counted[tip] then goto next_tip end
+    counted[tip] = true
     local commits, n, code = repo:commits_not_on(tip, "refs/remotes/*", limit)
     errors.checked("listing commits of " .. tip, commits, n, code)
     if n > 0 then
@@ -56,21 +59,28 @@ local function unpushed(repo, tips, base, limit)
       total = total + n
       if not (base and safety.absorbed(repo, base, tip)) then all_absorbed = false end
     end
+    ::next_tip::
   end
   return list, total, total > 0 and all_absorbed
 end
 
 --- Reads the status of the worktree open as `w` at `path` into report (a classification), with
---- `keep` the patterns of ignored files --force keeps. Returns the worktree's HEAD.
+--- `keep` the patterns of ignored files --force keeps. The repositories nested in it (ignored
+--- folders included) go in report.repos. Returns the worktree's HEAD.
 local function read_worktree(report, w, path, keep)
   local status, serr = w:status()
+  local seen = {}
   if not status then
     unreadable(report, ".", serr)
   else
     report.staged, report.unstaged = status.staged, status.unstaged
     report.untracked, report.conflicted = status.untracked, status.conflicted
     for _, p in ipairs(status.unreadable) do unreadable(report, p, "cannot be read") end
-    for _, p in ipairs(status.nested) do report.nested[#report.nested + 1] = p:gsub("/$", "") end
+    for _, p in ipairs(status.nested) do
+      p = p:gsub("/$", "")
+      seen[p] = true
+      report.repos[#report.repos + 1] = p
+    end
   end
   -- What git's status skips without a word: folders it cannot read, ignored content.
   local s <close>, ferr = snapshot.open(w, path, { index = w:gitdir() .. "index" })
@@ -80,63 +90,131 @@ local function read_worktree(report, w, path, keep)
     unreadable(report, ".", ferr)
   else
     for _, u in ipairs(found.unreadable) do unreadable(report, u.path, u.reason) end
-    local seen = {}
-    for _, p in ipairs(report.nested) do seen[p] = true end
     for _, p in ipairs(found.nested) do
-      if not seen[p] then report.nested[#report.nested + 1] = p end
+      if not seen[p] then report.repos[#report.repos + 1] = p end
     end
     table.sort(found.kept)
     report.ignored = { files = found.ignored_files, bytes = found.ignored_bytes, kept = found.kept }
   end
+  table.sort(report.repos)
   return w:head()
 end
 
---- Classifies the submodules of the worktree `w` (at `path`) into report.submodules: those that
---- hold anything their own remote does not have. depth guards against a cycle.
-local function read_submodules(report, w, path, depth)
+--- A classification of a repository inside a worktree (a submodule's, or one nested in it).
+local function repo_entry(path)
+  return { path = path, staged = {}, unstaged = {}, untracked = {}, conflicted = {}, stashes = {},
+    unpushed = {}, unpushed_total = 0, unreadable = {}, repos = {}, nested = {}, submodules = {},
+    ignored = { files = 0, bytes = 0, kept = {} } }
+end
+
+local read_repositories -- below: a repository may hold repositories too
+
+--- Classifies the repository open as `r`, whose working tree is `dir`, into `entry`: what it
+--- holds that its own remotes lack. `gitlinks`: commits its superproject names for it.
+local function read_repository(entry, r, dir, gitlinks, depth, gitdirs)
+  gitdirs[fs.realpath(r:gitdir()) or r:gitdir()] = true
+  local head = read_worktree(entry, r, dir, nil)
+  entry.stashes = errors.check(r:stashes())
+  local tips = {}
+  for _, oid in ipairs({ head and head.oid or false, table.unpack(gitlinks) }) do
+    if oid and r:resolve(oid) then tips[#tips + 1] = oid end
+  end
+  for _, b in ipairs(errors.check(r:refs("refs/heads/*"))) do tips[#tips + 1] = b.oid end
+  entry.unpushed, entry.unpushed_total = unpushed(r, tips, nil, 3)
+  if depth < 8 then read_repositories(entry, r, dir, depth + 1, gitdirs) end
+  entry.held = #entry.staged + #entry.unstaged + #entry.untracked + #entry.conflicted +
+    #entry.stashes + entry.unpushed_total + #entry.unreadable + #entry.nested +
+    #entry.submodules > 0
+end
+
+--- Classifies the repositories in the worktree `w` (at `path`): its submodules (whatever
+--- .gitmodules says about ignoring them) into report.submodules and the repositories nested in
+--- it (report.repos) into report.nested, those that hold anything their own remotes lack.
+--- `gitdirs` collects the git folders classified.
+function read_repositories(report, w, path, depth, gitdirs)
   local subs, err = w:submodules()
   if not subs then return unreadable(report, ".gitmodules", err) end
   for _, sub in ipairs(subs) do
     local dir = path .. "/" .. sub.path
-    local entry = { path = sub.path, staged = {}, unstaged = {}, untracked = {}, conflicted = {},
-      stashes = {}, unpushed = {}, unpushed_total = 0, unreadable = {}, nested = {},
-      submodules = {} }
+    local entry = repo_entry(sub.path)
     local r = sub.workdir and worktree.open(dir)
     if r then
-      local head = read_worktree(entry, r, dir, nil)
-      entry.stashes = errors.check(r:stashes())
-      local tips = {}
-      for _, oid in ipairs({ head and head.oid or false, sub.head or false, sub.index or false }) do
-        if oid and r:resolve(oid) then tips[#tips + 1] = oid end
-      end
-      for _, b in ipairs(errors.check(r:refs("refs/heads/*"))) do tips[#tips + 1] = b.oid end
-      entry.unpushed, entry.unpushed_total = unpushed(r, tips, nil, 3)
-      if depth < 8 then read_submodules(entry, r, dir, depth + 1) end
+      read_repository(entry, r, dir, { sub.head or false, sub.index or false }, depth, gitdirs)
       r:close()
     elseif fs.dir(dir) and #fs.dir(dir) > 0 then
       -- Not checked out, yet something is there: git's status would not show it.
       entry.untracked = { sub.path .. "/" }
+      entry.held = true
     end
-    entry.held = #entry.staged + #entry.unstaged + #entry.untracked + #entry.conflicted +
-      #entry.stashes + entry.unpushed_total + #entry.unreadable + #entry.nested +
-      #entry.submodules > 0
     if entry.held then report.submodules[#report.submodules + 1] = entry end
   end
+  for _, p in ipairs(report.repos) do
+    local dir = path .. "/" .. p
+    local entry = repo_entry(p)
+    local r, rerr = worktree.open(dir)
+    if r then
+      read_repository(entry, r, dir, {}, depth, gitdirs)
+      r:close()
+    else
+      unreadable(entry, ".", rerr)
+      entry.held = true
+    end
+    if entry.held then report.nested[#report.nested + 1] = entry end
+  end
+end
+
+--- Classifies the repositories of submodules that git keeps in its record of the worktree
+--- (`admin`/modules) and that were not classified through a checkout (`gitdirs`): one
+--- deinitialised, say, is pruned with the record. Those that hold anything go in
+--- report.submodules.
+local function read_modules(report, admin, gitdirs)
+  local function walk(dir, prefix)
+    for _, n in ipairs(fs.dir(dir) or {}) do
+      local gitdir = dir .. "/" .. n
+      if fs.stat(gitdir .. "/HEAD") and fs.stat(gitdir .. "/objects") then
+        if not gitdirs[fs.realpath(gitdir) or gitdir] then
+          local r <close>, err = worktree.open(gitdir, { bare = true })
+          local entry = repo_entry(prefix .. n .. " (not checked out)")
+          if not r then
+            unreadable(entry, gitdir, err)
+          else
+            entry.stashes = errors.check(r:stashes())
+            local tips = {}
+            for _, b in ipairs(errors.check(r:refs("refs/heads/*"))) do tips[#tips + 1] = b.oid end
+            local head = r:head()
+            if head and head.oid then tips[#tips + 1] = head.oid end
+            entry.unpushed, entry.unpushed_total = unpushed(r, tips, nil, 3)
+          end
+          if #entry.stashes + entry.unpushed_total + #entry.unreadable > 0 then
+            entry.where = gitdir
+            report.submodules[#report.submodules + 1] = entry
+          end
+        end
+        walk(gitdir .. "/modules", prefix .. n .. "/")
+      elseif fs.stat(gitdir) and fs.stat(gitdir).type == "directory" then
+        walk(gitdir, prefix .. n .. "/") -- a submodule named a/b is kept as modules/a/b
+      end
+    end
+  end
+  walk(admin .. "/modules", "")
 end
 
 --- Classifies the worktree, folder and branch of `agent` (a ledger row) in `rig`. Returns a
 --- report: { safe, savable, staged, unstaged, untracked, conflicted (paths), stashes ({index,
 --- message, oid}), unpushed ({oid, summary}), unpushed_total, absorbed, head, branch_tip,
---- worktree_missing, unreadable ({path, reason}), nested (paths of repositories nested in the
---- worktree), submodules ({path, ...} of those holding work), strays (names of what is beside
---- the worktree in the polecat's folder), ignored ({files, bytes, kept}: ignored content, and
---- the ignored files that match the rig's keep_ignored patterns, which --force saves) }.
+--- worktree_missing, unreadable ({path, reason}), repos (paths of the repositories nested in the
+--- worktree), nested and submodules (the classifications of those nested repositories and
+--- submodules that hold work: {path, staged, unstaged, untracked, stashes, unpushed_total, ...}),
+--- strays (names of what is beside the worktree in the polecat's folder), ignored ({files,
+--- bytes, kept}: ignored content, and the ignored files that match the rig's keep_ignored
+--- patterns, which --force saves) }.
 function safety.classify(rig, agent)
   local repo = rig:repo()
   local report = { name = agent.name, branch = agent.branch, path = agent.worktree, staged = {},
     unstaged = {}, untracked = {}, conflicted = {}, stashes = {}, unpushed = {}, unpushed_total = 0,
-    absorbed = false, worktree_missing = false, unreadable = {}, nested = {}, submodules = {},
-    strays = {}, ignored = { files = 0, bytes = 0, kept = {} } }
+    absorbed = false, worktree_missing = false, unreadable = {}, repos = {}, nested = {},
+    submodules = {}, strays = {}, ignored = { files = 0, bytes = 0, kept = {} } }
+  local gitdirs = {}
   local short = agent.branch and agent.branch:match("^refs/heads/(.+)$") or agent.branch
   local head_branch
   local path = agent.worktree
@@ -150,11 +228,12 @@ function safety.classify(rig, agent)
         report.head = head.oid
         head_branch = head.ref and head.ref:match("^refs/heads/(.+)$")
       end
-      read_submodules(report, w, path, 1)
+      read_repositories(report, w, path, 1, gitdirs)
     end
   else
     report.worktree_missing = true
   end
+  read_modules(report, repo:commondir() .. "worktrees/" .. agent.name, gitdirs)
   local home = rig:home(agent.name)
   if fs.lstat(home) then
     local names, derr = fs.dir(home)
@@ -167,7 +246,12 @@ function safety.classify(rig, agent)
       local s <close> = errors.check(snapshot.open(repo, home, { all = true, only = report.strays }))
       local found = errors.check(s:scan())
       for _, u in ipairs(found.unreadable) do unreadable(report, home .. "/" .. u.path, u.reason) end
-      for _, p in ipairs(found.nested) do report.nested[#report.nested + 1] = home .. "/" .. p end
+      for _, p in ipairs(found.nested) do
+        -- A repository beside the worktree: a salvage cannot hold it.
+        local entry = repo_entry(home .. "/" .. p)
+        entry.beside = true
+        report.nested[#report.nested + 1] = entry
+      end
     end
   end
 
@@ -223,13 +307,18 @@ function safety.describe(report)
     lines[#lines + 1] = ("%s could not be read (%s): gt cannot tell what it holds"):format(
       u.path == "." and "the worktree" or u.path, u.reason)
   end
-  for _, p in ipairs(report.nested) do
-    lines[#lines + 1] = ("repository nested in the worktree: %s/ (gt cannot save it: commit and " ..
-      "push its work, or move it out)"):format(p)
+  for _, n in ipairs(report.nested) do
+    if n.beside then
+      lines[#lines + 1] = ("repository beside the worktree: %s (gt cannot save it: move it " ..
+        "out of the polecat's folder)"):format(n.path)
+    else
+      lines[#lines + 1] = ("repository nested in the worktree: %s/: %s (gt cannot save it: commit " ..
+        "and push its work from %s/%s, or move it out)"):format(n.path, held(n), report.path or "", n.path)
+    end
   end
   for _, sub in ipairs(report.submodules) do
     lines[#lines + 1] = ("submodule %s: %s (gt cannot save a submodule's work: commit and push " ..
-      "it from %s/%s)"):format(sub.path, held(sub), report.path or "", sub.path)
+      "it from %s)"):format(sub.path, held(sub), sub.where or ((report.path or "") .. "/" .. sub.path))
   end
   if #report.staged > 0 then
     lines[#lines + 1] = count(#report.staged, "staged change", "staged changes") .. ": " .. some(report.staged, 5)

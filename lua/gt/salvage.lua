@@ -24,12 +24,13 @@ function salvage.index_path(rig, name)
 end
 
 --- Takes the worktree at `path` (of polecat `name`) as a tree: returns the open snapshot (to
---- close, or to remove from), the tree and the index tree. `proof`: only to prove what is there
---- saved (gt.snapshot take). Raises a refusal naming what could not be read.
-function salvage.take_worktree(rig, name, path, keep, proof)
+--- close, or to remove from), the tree and the index tree; `skip`: the repositories nested in
+--- it, which a tree cannot hold (proven safe apart). Raises a refusal naming what could not be
+--- read.
+function salvage.take_worktree(rig, name, path, keep, skip)
   local s, err, code = snapshot.open(rig:repo(), path, { index = salvage.index_path(rig, name) })
   if s then
-    local tree, index_tree, tcode = s:take({ keep = keep, proof = proof })
+    local tree, index_tree, tcode = s:take({ keep = keep, skip = skip })
     if tree then return s, tree, index_tree end
     s:close()
     err, code = index_tree, tcode
@@ -109,7 +110,7 @@ function salvage.save(rig, agent, report)
   local tree, index_tree, strays
   if not report.worktree_missing then
     local _ <close>, t, it = salvage.take_worktree(rig, agent.name, agent.worktree,
-      rig:option("keep_ignored"))
+      rig:option("keep_ignored"), report.repos)
     tree, index_tree = t, it
   end
   if #report.strays > 0 then

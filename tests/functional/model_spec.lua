@@ -52,6 +52,11 @@ end
 local function recover(fx)
   local code, out, err = helpers.gt_rig(fx, { "doctor", "--fix" })
   if code == 0 then return out end
+  if out:find("failed to lock file", 1, true) then
+    -- A gt killed while git's lock file was open left it: gt removes such a file once nothing
+    -- has touched it for 10 s (it might be a git command's until then). The user waits.
+    require("gt.sys").sleep_ms(10500)
+  end
   for name in out:gmatch("problem demo/([%w._-]+):") do
     helpers.gt_rig(fx, { "polecat", "remove", "--force", name })
   end

@@ -321,8 +321,8 @@ describe("gt polecat remove", function()
     assert.equal(3, code)
     assert.equal("", out)
     assert.equal("gt: polecat remove: refusing to remove: polecat a holds work gt cannot save:\n" ..
-      "  repository nested in the worktree: vendor/lib/ (gt cannot save it: commit and push its " ..
-      "work, or move it out)\n" ..
+      "  repository nested in the worktree: vendor/lib/: 1 untracked file (gt cannot save it: " ..
+      "commit and push its work from " .. wt .. "/vendor/lib, or move it out)\n" ..
       "nothing was removed; save that work yourself, or use --force --discard to drop it\n", err)
     assert.same(before, witness.snapshot(fx))
     assert_intact(fx, "a")

@@ -112,6 +112,38 @@ describe("an unfinished command recorded under another host name", function()
   end)
 end)
 
+describe("a lock file a killed process left on the polecat's branch", function()
+  local fx, lockfile
+  before_each(function()
+    fx = helpers.fixture()
+    assert.equal(0, (helpers.gt_rig(fx, { "polecat", "add", "a" })))
+    lockfile = fx.rig .. "/.repo.git/refs/heads/" .. witness.agent(fx, "a").branch .. ".lock"
+    helpers.write(lockfile, "")
+  end)
+
+  it("is removed once nothing has it open and nothing touched it for 10 s, and the remove goes on", function()
+    assert.is_true(helpers.run({ "touch", "-d", "1 minute ago", lockfile }).ok)
+    local code, out, err = helpers.gt_rig(fx, { "polecat", "remove", "a" })
+    assert.equal(0, code, err)
+    assert.equal("removed polecat a\n", out)
+    assert.equal("gt: removed " .. lockfile .. ", a lock file left by a process that died\n", err)
+    assert.same({}, witness.disagreements(fx))
+  end)
+
+  it("is left alone while it may be a git command's (it was just written), and the remove waits for a rerun", function()
+    local code, _, err = helpers.gt_rig(fx, { "polecat", "remove", "a" })
+    assert.equal(5, code) -- busy: another process may hold it
+    holds(err, "failed to lock file '" .. lockfile .. "'")
+    assert.is_true(helpers.exists(lockfile))
+    assert.is_true(helpers.run({ "touch", "-d", "1 minute ago", lockfile }).ok)
+    local out
+    code, out, err = helpers.gt_rig(fx, { "polecat", "remove", "a" })
+    assert.equal(0, code, err)
+    assert.equal("removed polecat a\n", out)
+    assert.same({}, witness.disagreements(fx))
+  end)
+end)
+
 describe("a rig add killed half-way", function()
   local fx, o
   before_each(function()
@@ -154,6 +186,24 @@ describe("a rig add killed half-way", function()
     assert.equal(0, code, out)
     assert.equal("fixed rig web: a rig add that did not finish left " .. fx.town .. "/web (rolled back)\n", out)
     assert.is_false(helpers.exists(fx.town .. "/web"))
+  end)
+end)
+
+describe("a rig folder the ledger does not know, with no journal of a rig add", function()
+  it("is reported by doctor, and --fix does not delete it (its repository may hold salvages)", function()
+    local fx = helpers.fixture()
+    local code, _, err = helpers.gt_rig(fx, { "polecat", "add", "a" })
+    assert.equal(0, code, err)
+    helpers.write(fx.rig .. "/polecats/a/demo/work.txt", "work\n")
+    assert.equal(0, (helpers.gt_rig(fx, { "polecat", "remove", "--force", "a" })))
+    -- The ledger forgets the rig (a backup from before it was added, restored).
+    local db <close> = assert(require("gt.ledger").open(fx.town .. "/.gt/ledger.db"))
+    assert(db:exec("DELETE FROM rigs"))
+    local out
+    code, out = helpers.gt({ "--town", fx.town, "doctor", "--fix" })
+    assert.equal(1, code)
+    holds(out, "problem rig demo: " .. fx.rig .. " holds a repository but is no rig of the ledger")
+    assert.equal(1, #helpers.lines(git(fx.rig .. "/.repo.git", "for-each-ref", "refs/gt/salvage/")))
   end)
 end)
 

@@ -5,6 +5,12 @@ local fs = require("gt.fs")
 local helpers = require("helpers")
 local git = helpers.git
 
+local function witness_ls(d)
+  local names = fs.dir(d) or {}
+  table.sort(names)
+  return names
+end
+
 describe("gt.snapshot", function()
   local dir, repo, path, index
 
@@ -117,6 +123,36 @@ describe("gt.snapshot", function()
     end)
   end)
 
+  describe("keep patterns", function()
+    it("match as .gitignore patterns do", function()
+      helpers.write(path .. "/.gitignore", "*.log\nnode_modules/\n.env*\nsecrets/\nconf/\n")
+      helpers.write(path .. "/secrets/api.key", "k")
+      helpers.write(path .. "/conf/top.key", "k")
+      helpers.write(path .. "/conf/a/b/deep.key", "k")
+      helpers.write(path .. "/conf/a/b/deep.txt", "t")
+      helpers.write(path .. "/x.log", "l")
+      local cases = {
+        ["secrets/"] = { "secrets/api.key" },
+        ["/secrets/"] = { "secrets/api.key" },
+        ["secrets"] = { "secrets/api.key" },
+        ["conf/**/*.key"] = { "conf/a/b/deep.key", "conf/top.key" },
+        ["**/*.key"] = { "conf/a/b/deep.key", "conf/top.key", "secrets/api.key" },
+        ["*.key"] = { "conf/a/b/deep.key", "conf/top.key", "secrets/api.key" },
+        ["conf/*.key"] = { "conf/top.key" },
+        ["x.lo[gh]"] = { "x.log" },
+        ["deep.*"] = { "conf/a/b/deep.key", "conf/a/b/deep.txt" },
+        ["a/"] = { "conf/a/b/deep.key", "conf/a/b/deep.txt" },
+        ["/a/"] = {},
+      }
+      for pattern, want in pairs(cases) do
+        local s <close> = assert(snapshot.open(repo, path, { index = index }))
+        local kept = assert(s:scan({ keep = { pattern } })).kept
+        table.sort(kept)
+        assert.same(want, kept, pattern)
+      end
+    end)
+  end)
+
   describe("remove", function()
     local function tree_of(p)
       local out = {}
@@ -178,6 +214,23 @@ describe("gt.snapshot", function()
       assert.equal("ECHANGED", code)
       assert.equal(path .. "/.env.late appeared since it was saved", err)
       assert.equal("K=1\n", helpers.read(path .. "/.env.late"))
+    end)
+
+    it("stops at a repository, even in an ignored folder, and deletes from where the folder moved", function()
+      helpers.write(path .. "/node_modules/x.js", "x")
+      local s <close> = assert(snapshot.open(repo, path, { index = index }))
+      assert(s:take())
+      git(path, "init", "-q", "node_modules/dep")
+      local _, err, code = s:remove()
+      assert.equal("ECHANGED", code)
+      assert.equal(path .. "/node_modules/dep holds a repository of its own", err)
+      assert.is_true(helpers.exists(path .. "/node_modules/dep/.git/HEAD"))
+      require("gt.fs").remove_tree(path .. "/node_modules/dep")
+      local s2 <close> = assert(snapshot.open(repo, path, { index = index }))
+      assert(s2:take())
+      assert(os.rename(path, dir .. "/moved"))
+      assert.is_true(s2:remove({ dotgit = true, dir = dir .. "/moved" }))
+      assert.same({}, witness_ls(dir .. "/moved"))
     end)
 
     it("raises when nothing was taken", function()

@@ -48,8 +48,11 @@ describe("gt.sys", function()
     assert.is_true(sys.pid_alive(1)) -- EPERM counts as alive
     local r = assert(proc.run({ argv = { "true" } }))
     assert.is_false(sys.pid_alive(r.pid)) -- exited and reaped
-    assert.error_matches(function() sys.pid_alive(0) end, "bad argument #1 to 'pid_alive' %(must be > 0%)")
-    assert.error_matches(function() sys.pid_alive(-1) end, "must be > 0")
+    assert.error_matches(function() sys.pid_alive(0) end, "bad argument #1 to 'pid_alive' %(not a process id%)")
+    assert.error_matches(function() sys.pid_alive(-1) end, "not a process id")
+    -- pid_t is 32 bits: a larger number is refused, not truncated into -1 (every process).
+    assert.error_matches(function() sys.pid_alive(4294967295) end, "not a process id")
+    assert.error_matches(function() sys.kill(4294967295, 0) end, "not a process id")
   end)
 
   it("hostname is the kernel's host name", function()

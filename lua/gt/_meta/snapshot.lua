@@ -28,7 +28,9 @@ local Snapshot = {}
 
 --- What git's status does not say: folders that cannot be read (git skips them without a
 --- word), how many ignored files there are and their size, which ignored files match a keep
---- pattern (.gitignore syntax: a pattern without "/" matches any component of the path),
+--- pattern (.gitignore syntax: a pattern without a "/" matches the name of any file or folder
+--- on the path, one with a "/" is anchored at the top, a trailing "/" matches folders, "**"
+--- any number of folders; no "!" negation),
 --- folders holding a repository that is not a submodule, FIFOs, sockets and devices; with
 --- `all`, every file. Lists are in no set order.
 ---@param opts? {keep: string[]?}
@@ -42,10 +44,8 @@ function Snapshot:scan(opts) end
 --- every file). Touches neither the folder nor the index file. Also returns the tree of the
 --- index as it was opened (nil when it has conflicts or no entries). Fails on what cannot be
 --- read ("EACCES") and on a nested repository ("ENESTED"), naming it. May be taken again;
---- remove uses the last take. proof: a proof that what is in the folder is saved rather than a
---- copy of it: a tracked file gone from the folder stays in the tree as the index has it (which
---- spares a second walk).
----@param opts? {keep: string[]?, proof: boolean?}
+--- remove uses the last take.
+---@param opts? {keep: string[]?}
 ---@return string? tree
 ---@return string? index_tree_or_err
 ---@return string? code
@@ -55,10 +55,12 @@ function Snapshot:take(opts) end
 --- inode), and ignored files, and the folders they leave empty; the folder itself stays. A
 --- file that changed or appeared since (unless ignored and not kept) stops it with "ECHANGED",
 --- naming it; so does a folder new files keep from being removed. What was deleted before the
---- stop was saved. A folder's .gitignore is deleted last, so its rules hold while it matters.
+--- stop was saved. A folder's .gitignore is deleted last, so its rules hold while it matters. A
+--- repository inside (a .git), ignored or not, stops it too: its caller proves and empties it.
 --- dotgit: also delete a top-level .git *file* (a worktree's or submodule's link to its git
---- folder); a .git folder is never deleted. Raises when nothing was taken.
----@param opts? {dotgit: boolean?}
+--- folder); a .git folder is never deleted. dir: where the folder is now, when it was moved (as a
+--- whole) since it was taken: its files keep their stat data.
+---@param opts? {dotgit: boolean?, dir: string?}
 ---@return true? ok
 ---@return string? err
 ---@return string? code
