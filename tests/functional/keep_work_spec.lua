@@ -141,14 +141,18 @@ describe("a remove that fails half-way, while something still writes into the wo
     local wt = fx.rig .. "/polecats/a/demo"
     helpers.write(wt .. "/first.txt", "first\n")
     -- A writer in the worktree (its current folder: it follows the folder where it goes) adds a
-    -- file every 2 ms while gt removes it; gt pauses before deleting, so that files appear.
+    -- file every 2 ms from the moment gt has proven the folder and is about to delete it
+    -- (GT_FAULT_SIGNAL); gt pauses there, so that files appear.
+    local signal = fx.dir .. "/proven"
     local script = ([[
       ( cd %q || exit 1
+        j=0; while [ ! -e %q ] && [ $j -lt 3000 ]; do sleep 0.005; j=$((j+1)); done
         i=0; while [ $i -lt 150 ]; do echo "w$i" > "w$i.txt" 2>/dev/null; i=$((i+1)); sleep 0.002; done ) &
-      GT_FAULT=reap.delete=pause GT_FAULT_PAUSE_MS=100 %q --town %q --rig demo polecat remove --force a
+      GT_FAULT=reap.delete=pause GT_FAULT_PAUSE_MS=100 GT_FAULT_SIGNAL=%q \
+        %q --town %q --rig demo polecat remove --force a
       echo "exit=$?"
       wait
-    ]]):format(wt, gt.executable, fx.town)
+    ]]):format(wt, signal, signal, gt.executable, fx.town)
     local r = helpers.run({ "sh", "-c", script })
     -- Files appeared between the proof and the deletion: the removal stopped at the first.
     assert.equal("1", r.stdout:match("exit=(%d+)"), r.stderr)
@@ -168,12 +172,14 @@ describe("a remove that fails half-way, while something still writes into the wo
     assert.equal(0, (run_gt(fx, "polecat", "add", "a")))
     local wt = fx.rig .. "/polecats/a/demo"
     -- The file is changed after gt proved the folder saved, before it deletes it.
+    local signal = fx.dir .. "/proven"
     local script = ([[
-      ( cd %q && sleep 0.1 && echo "late change" >> a.txt ) &
-      GT_FAULT=reap.delete=pause GT_FAULT_PAUSE_MS=300 %q --town %q --rig demo polecat remove a
+      ( cd %q && j=0 && while [ ! -e %q ] && [ $j -lt 3000 ]; do sleep 0.005; j=$((j+1)); done
+        echo "late change" >> a.txt ) &
+      GT_FAULT=reap.delete=pause GT_FAULT_PAUSE_MS=300 GT_FAULT_SIGNAL=%q %q --town %q --rig demo polecat remove a
       echo "exit=$?"
       wait
-    ]]):format(wt, gt.executable, fx.town)
+    ]]):format(wt, signal, signal, gt.executable, fx.town)
     local r = helpers.run({ "sh", "-c", script })
     assert.equal("1", r.stdout:match("exit=(%d+)"), r.stderr)
     assert.matches("a%.txt changed since it was saved; nothing unsaved was deleted", r.stderr)
@@ -276,7 +282,7 @@ describe("repositories inside a worktree", function()
     git(fx.rig .. "/.repo.git", "fetch", "-q", "origin")
   end)
 
-  it("in an ignored folder, holding commits of its own, refuse the remove (exit 3): ignored is not disposable then", function()
+  it("in an ignored folder, holding commits of its own, refuse the remove (exit 3): not disposable", function()
     git(wt, "init", "-q", "-b", "main", "tmp/exp")
     helpers.write(wt .. "/tmp/exp/idea.txt", "an idea\n")
     git(wt .. "/tmp/exp", "add", "-A")
