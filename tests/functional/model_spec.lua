@@ -86,12 +86,16 @@ describe("a random run of 200 operations from 4 processes at once", function()
         for slot = 1, math.min(4, total - done) do
           local name = table.remove(free, rng(#free))
           local frag, what = operation(fx, rng, name, ("%d-%d-%d"):format(seed, round, slot), log)
-          fragments[#fragments + 1] = "( " .. frag .. " ) >/dev/null 2>&1 &"
+          fragments[#fragments + 1] = "( " .. frag .. " ) >/dev/null 2>>" .. fx.dir .. "/stderr &"
           names[#names + 1] = what
           done = done + 1
         end
         history[#history + 1] = ("round %d: %s"):format(round, table.concat(names, ", "))
         helpers.run({ "sh", "-c", table.concat(fragments, "\n") .. "\nwait\n" })
+        -- Under the sanitizers, a memory error in any of them fails the run.
+        local stderr = helpers.read(fx.dir .. "/stderr") or ""
+        assert(not stderr:find("Sanitizer", 1, true) and not stderr:find("runtime error:", 1, true),
+          ("round %d: %s"):format(round, stderr))
         local report = recover(fx)
         local lost = witness.lost(fx, written(log))
         assert(#lost == 0, ("round %d: lost %s (doctor: %s)"):format(round, table.concat(lost, ", "), report))
