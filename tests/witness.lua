@@ -222,6 +222,14 @@ function witness.lost(fx, contents)
   return lost
 end
 
+--- The lines a writer process appended to the file `log`, each with its newline: the contents
+--- it wrote (and so, that gt must keep).
+function witness.logged(log)
+  local list = {}
+  for line in (helpers.read(log) or ""):gmatch("[^\n]+") do list[#list + 1] = line .. "\n" end
+  return list
+end
+
 --- What gt's records say against what is on disk, for the invariant "ledger, folders, git
 --- records and branches agree": returns a list of disagreements (empty when they agree). No
 --- operation may be left running, no folder moved aside.

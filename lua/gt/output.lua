@@ -54,6 +54,15 @@ function output.json(value)
   io.stdout:write(require("gt.json").encode(value), "\n")
 end
 
+--- The first `max` items of `list`, for a message: "a, b, c, and 2 more".
+function output.some(list, max)
+  local shown = {}
+  for i = 1, math.min(#list, max) do shown[i] = list[i] end
+  local s = table.concat(shown, ", ")
+  if #list > max then s = s .. (", and %d more"):format(#list - max) end
+  return s
+end
+
 --- Formats rows as an aligned table. `columns` is a list of {key, title}; cells are strings.
 --- The last column is not padded. Returns the lines (without trailing newlines).
 function output.table(columns, rows)

@@ -76,14 +76,6 @@ local function unpushed_count(repo, tip, base)
   return total
 end
 
-local function some(list, max)
-  local shown = {}
-  for i = 1, math.min(#list, max) do shown[i] = list[i] end
-  local s = table.concat(shown, ", ")
-  if #list > max then s = s .. (", and %d more"):format(#list - max) end
-  return s
-end
-
 --- The git folder of the checkout in `dir`: its .git folder, or the one its .git file names
 --- (relative to `dir`), or nil when there is none.
 function reap.gitdir_of(dir)
@@ -129,7 +121,7 @@ local function prove_repository(path, dir, gitdir, found, depth)
   entry.snap, tree, index_tree = prove_worktree(r, r, dir, r:gitdir() .. "index", found, depth)
   local saved = { head and head.oid and errors.check(r:tree_of(head.oid)) or nil }
   local lost = reap.uncovered(r, tree, saved)
-  if #lost > 0 then held[#held + 1] = "files not committed: " .. some(lost, 3) end
+  if #lost > 0 then held[#held + 1] = "files not committed: " .. output.some(lost, 3) end
   if index_tree and #reap.uncovered(r, index_tree, { tree, saved[1] }) > 0 then
     held[#held + 1] = "staged changes"
   end
@@ -252,13 +244,13 @@ local function prove(rig, facts, dir, moved)
       for _, p in ipairs(lost) do
         if not is_repo[p] then unsaved[#unsaved + 1] = p end -- a gitlink: proven above
       end
-      if #unsaved > 0 then proof.lines[#proof.lines + 1] = "files not saved: " .. some(unsaved, 5) end
+      if #unsaved > 0 then proof.lines[#proof.lines + 1] = "files not saved: " .. output.some(unsaved, 5) end
       if index_tree then
         local staged = {}
         for _, p in ipairs(reap.uncovered(repo, index_tree, { tree, table.unpack(facts.covered) })) do
           if not is_repo[p] then staged[#staged + 1] = p end
         end
-        if #staged > 0 then proof.lines[#proof.lines + 1] = "staged changes: " .. some(staged, 5) end
+        if #staged > 0 then proof.lines[#proof.lines + 1] = "staged changes: " .. output.some(staged, 5) end
       end
     else
       prove_modules(rig, facts.name, {})
@@ -272,7 +264,7 @@ local function prove(rig, facts, dir, moved)
       proof.ssnap, proof.strays = salvage.take_strays(rig, facts.name, dir, names)
       proof.open[#proof.open + 1] = proof.ssnap
       local lost = reap.uncovered(repo, proof.strays, { facts.strays_covered })
-      if #lost > 0 then proof.lines[#proof.lines + 1] = "files beside the worktree: " .. some(lost, 5) end
+      if #lost > 0 then proof.lines[#proof.lines + 1] = "files beside the worktree: " .. output.some(lost, 5) end
     end
   end)
   if not ok then

@@ -17,6 +17,7 @@
 -- `ignore = dirty` in .gitmodules) never lower this gate.
 local fs = require("gt.fs")
 local errors = require("gt.errors")
+local output = require("gt.output")
 local worktree = require("gt.worktree")
 local snapshot = require("gt.snapshot")
 
@@ -274,14 +275,6 @@ function safety.classify(rig, agent)
   return report
 end
 
-local function some(paths, max)
-  local shown = {}
-  for i = 1, math.min(#paths, max) do shown[i] = paths[i] end
-  local s = table.concat(shown, ", ")
-  if #paths > max then s = s .. (", and %d more"):format(#paths - max) end
-  return s
-end
-
 local function count(n, one, many)
   return ("%d %s"):format(n, n == 1 and one or many)
 end
@@ -321,34 +314,35 @@ function safety.describe(report)
       "it from %s)"):format(sub.path, held(sub), sub.where or ((report.path or "") .. "/" .. sub.path))
   end
   if #report.staged > 0 then
-    lines[#lines + 1] = count(#report.staged, "staged change", "staged changes") .. ": " .. some(report.staged, 5)
+    lines[#lines + 1] = count(#report.staged, "staged change", "staged changes") .. ": " ..
+      output.some(report.staged, 5)
   end
   if #report.unstaged > 0 then
     lines[#lines + 1] = count(#report.unstaged, "uncommitted change", "uncommitted changes") ..
-      ": " .. some(report.unstaged, 5)
+      ": " .. output.some(report.unstaged, 5)
   end
   if #report.untracked > 0 then
     lines[#lines + 1] = count(#report.untracked, "untracked file", "untracked files") .. ": " ..
-      some(report.untracked, 5)
+      output.some(report.untracked, 5)
   end
   if #report.conflicted > 0 then
     lines[#lines + 1] = count(#report.conflicted, "conflicted file", "conflicted files") .. ": " ..
-      some(report.conflicted, 5)
+      output.some(report.conflicted, 5)
   end
   if #report.strays > 0 then
     lines[#lines + 1] = count(#report.strays, "entry", "entries") .. " beside the worktree, in its " ..
-      "polecat's folder: " .. some(report.strays, 5)
+      "polecat's folder: " .. output.some(report.strays, 5)
   end
   if #report.stashes > 0 then
     local msgs = {}
     for i, s in ipairs(report.stashes) do msgs[i] = ("stash@{%d} %s"):format(s.index, s.message) end
-    lines[#lines + 1] = count(#report.stashes, "stash", "stashes") .. ": " .. some(msgs, 3)
+    lines[#lines + 1] = count(#report.stashes, "stash", "stashes") .. ": " .. output.some(msgs, 3)
   end
   if report.unpushed_total > 0 and not report.absorbed then
     local msgs = {}
     for i, c in ipairs(report.unpushed) do msgs[i] = c.oid:sub(1, 10) .. " " .. c.summary end
     lines[#lines + 1] = count(report.unpushed_total, "commit on no remote", "commits on no remote") ..
-      ": " .. some(msgs, 3)
+      ": " .. output.some(msgs, 3)
   end
   return lines
 end
@@ -368,7 +362,7 @@ function safety.describe_ignored(report)
   if not ig or ig.files == 0 then return nil end
   local line = ("ignored files, deleted by a remove: %s (%s)"):format(
     count(ig.files, "file", "files"), size(ig.bytes))
-  if #ig.kept > 0 then line = line .. "; --force saves " .. some(ig.kept, 5) end
+  if #ig.kept > 0 then line = line .. "; --force saves " .. output.some(ig.kept, 5) end
   return line
 end
 

@@ -41,13 +41,6 @@ local function faulted(fx, spec, args, log)
   return tonumber(r.stdout:match("exit=(%d+)")), r.stderr
 end
 
---- The contents the writer logged.
-local function written(log)
-  local list = {}
-  for line in (helpers.read(log) or ""):gmatch("[^\n]+") do list[#list + 1] = line .. "\n" end
-  return list
-end
-
 --- Checks gt's invariant on fixture `fx`, for the contents a user wrote.
 local function assert_invariant(fx, contents, context)
   local lost = witness.lost(fx, contents)
@@ -114,7 +107,7 @@ describe("fault injection", function()
           assert.is_true(code ~= 0, err)
           assert.matches("injected fault at " .. point:gsub("%p", "%%%0"), err)
         end
-        local wrote = written(log)
+        local wrote = witness.logged(log)
         if FOLDER_AT[point] then
           assert(#wrote > 0, "the writer found no folder to write into at " .. point)
         end
@@ -145,7 +138,7 @@ describe("fault injection", function()
           assert.equal(1, code)
           assert.matches("injected fault at " .. point:gsub("%p", "%%%0"), err)
         end
-        for _, c in ipairs(written(log)) do contents[#contents + 1] = c end
+        for _, c in ipairs(witness.logged(log)) do contents[#contents + 1] = c end
         helpers.gt_rig(fx, { "polecat", "remove", "--force", "a" })
         local fcode, fout, ferr = helpers.gt_rig(fx, { "doctor", "--fix" })
         assert(fcode == 0, "doctor --fix: " .. fout .. ferr)

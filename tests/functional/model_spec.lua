@@ -40,17 +40,10 @@ local function operation(fx, rng, name, tag, log)
     ("kill %s after %ss"):format(victim, delay)
 end
 
---- The contents the round's writes logged.
-local function written(log)
-  local list = {}
-  for line in (helpers.read(log) or ""):gmatch("[^\n]+") do list[#list + 1] = line .. "\n" end
-  return list
-end
-
 --- gt doctor --fix, then what a user does about what it could not fix (remove --force, which
 --- saves before it deletes); returns doctor's last report.
 local function recover(fx)
-  local code, out, err = helpers.gt_rig(fx, { "doctor", "--fix" })
+  local code, out = helpers.gt_rig(fx, { "doctor", "--fix" })
   if code == 0 then return out end
   if out:find("failed to lock file", 1, true) then
     -- A gt killed while git's lock file was open left it: gt removes such a file once nothing
@@ -60,6 +53,7 @@ local function recover(fx)
   for name in out:gmatch("problem demo/([%w._-]+):") do
     helpers.gt_rig(fx, { "polecat", "remove", "--force", name })
   end
+  local err
   code, out, err = helpers.gt_rig(fx, { "doctor", "--fix" })
   assert(code == 0, "doctor --fix after remove --force: " .. out .. err)
   return out
@@ -97,7 +91,7 @@ describe("a random run of 200 operations from 4 processes at once", function()
         assert(not stderr:find("Sanitizer", 1, true) and not stderr:find("runtime error:", 1, true),
           ("round %d: %s"):format(round, stderr))
         local report = recover(fx)
-        local lost = witness.lost(fx, written(log))
+        local lost = witness.lost(fx, witness.logged(log))
         assert(#lost == 0, ("round %d: lost %s (doctor: %s)"):format(round, table.concat(lost, ", "), report))
         local wrong = witness.disagreements(fx)
         assert(#wrong == 0, ("round %d: %s"):format(round, table.concat(wrong, "; ")))
