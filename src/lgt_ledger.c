@@ -192,7 +192,8 @@ static int exec_retry(Ledger *lg, const char *sql)
 	long long pause = 10, left;
 	int rc, rc2;
 	while ((rc = sqlite3_exec(lg->db, sql, NULL, NULL, NULL)) != SQLITE_OK) {
-		if ((rc & 0xff) != SQLITE_BUSY || (left = deadline - now_ms()) <= 0 || gt_interrupted)
+		if ((rc & 0xff) != SQLITE_BUSY || (left = deadline - now_ms()) <= 0 ||
+		    gt_interrupted)
 			break;
 		sleep_ms(pause < left ? pause : left);
 		pause = pause * 2 < 200 ? pause * 2 : 200;
@@ -469,11 +470,10 @@ static int ledger_open(lua_State *L)
 	lg->busy_timeout_ms = (int)timeout;
 	memcpy(lg->path, path, len + 1);
 	luaL_setmetatable(L, LEDGER_TYPE);
-	rc = sqlite3_open_v2(
-	    path, &lg->db,
-	    readonly ? SQLITE_OPEN_READONLY
-		     : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0),
-	    NULL);
+	rc = sqlite3_open_v2(path, &lg->db,
+			     readonly ? SQLITE_OPEN_READONLY
+				      : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0),
+			     NULL);
 	if (rc == SQLITE_OK)
 		rc = configure(lg, synchronous, readonly, mode, sizeof mode);
 	if (rc == SQLITE_OK)

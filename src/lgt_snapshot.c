@@ -10,17 +10,18 @@
 **
 ** take writes the whole folder (tracked and untracked files; ignored ones only when a keep
 ** pattern names them) as a tree into the repository, touching neither the folder nor the index
-** file. remove deletes a file only while it is exactly as take saw it (same size, times and
-** inode), and an ignored one; anything that changed or appeared since stops it with "ECHANGED",
-** so a folder that changes while gt deletes it fails safe. Edits that an index hides with the
-** assume-unchanged or skip-worktree flags are seen: those flags are ignored, in memory.
+** file. remove deletes a file only while it is as take saw it (same size, times and inode; or,
+** only touched, the same content), and an ignored one; anything that changed or appeared since,
+** and any repository inside, stops it with "ECHANGED", so a folder that changes while gt deletes
+** it fails safe. The folder may have been moved, as a whole, between take and remove. Edits that
+** an index hides with the assume-unchanged or skip-worktree flags are seen: those flags are
+** ignored, in memory.
 **
 ** Mechanism only: which folder, which patterns, and what to do about a change is decided in Lua.
 */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -42,8 +43,8 @@ typedef struct {
 	int taken;
 	int index_tree_state; /* 0: not computed yet, 1: index_tree holds it, -1: there is none */
 	git_oid index_tree;   /* the index as it was opened */
-	git_strarray only; /* top-level names the snapshot is limited to; count 0: everything */
-	git_strarray keep; /* patterns of ignored files that take keeps (as of the last take) */
+	git_strarray only;    /* top-level names the snapshot is limited to; count 0: everything */
+	git_strarray keep;    /* patterns of ignored files that take keeps (as of the last take) */
 } Snapshot;
 
 /* ---------------------------------------------------------------------------------------- */
@@ -433,9 +434,10 @@ static int walk_dir(Walk *w, size_t len, int in_ignored)
 				continue;
 			}
 			have_st = 1;
-			type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG
-							    : S_ISLNK(st.st_mode) ? DT_LNK
-										  : DT_FIFO;
+			type = S_ISDIR(st.st_mode)   ? DT_DIR
+			       : S_ISREG(st.st_mode) ? DT_REG
+			       : S_ISLNK(st.st_mode) ? DT_LNK
+						     : DT_FIFO;
 		}
 		if (type == DT_DIR) {
 			size_t sub = len + strlen(de->d_name) + 1;
@@ -463,7 +465,9 @@ static int walk_dir(Walk *w, size_t len, int in_ignored)
 				** nested in this one. */
 				const git_index_entry *e;
 				w->rel[sub - 1] = '\0';
-				e = s->all || in_ignored ? NULL : git_index_get_bypath(s->index, w->rel, 0);
+				e = s->all || in_ignored
+					? NULL
+					: git_index_get_bypath(s->index, w->rel, 0);
 				if (e == NULL || e->mode != GIT_FILEMODE_COMMIT)
 					error = w->visit(w, W_NESTED, w->rel, NULL, 0);
 				continue;
@@ -474,16 +478,18 @@ static int walk_dir(Walk *w, size_t len, int in_ignored)
 		} else if (type == DT_REG || type == DT_LNK) {
 			if (s->all) {
 				error = w->visit(w, W_FILE, w->rel, NULL, 0);
-			} else if (in_ignored || (git_index_get_bypath(s->index, w->rel, 0) == NULL &&
-						  is_ignored(s, w->rel))) {
+			} else if (in_ignored ||
+				   (git_index_get_bypath(s->index, w->rel, 0) == NULL &&
+				    is_ignored(s, w->rel))) {
 				if (!have_st && lstat(w->abs.ptr, &st) != 0) {
 					if (errno != ENOENT)
-						error = w->visit(w, W_UNREADABLE, w->rel, NULL, errno);
+						error =
+						    w->visit(w, W_UNREADABLE, w->rel, NULL, errno);
 					continue;
 				}
-				error = w->visit(w, w->keep && keep_match(w->keep, w->rel) ? W_KEPT
-											  : W_IGNORED,
-						 w->rel, &st, 0);
+				error = w->visit(
+				    w, w->keep && keep_match(w->keep, w->rel) ? W_KEPT : W_IGNORED,
+				    w->rel, &st, 0);
 			}
 		} else if (!in_ignored) {
 			error = w->visit(w, W_SPECIAL, w->rel, NULL, 0);
@@ -555,8 +561,8 @@ static int reopen(Snapshot *s, const char *dir)
 		}
 		common = moved.ptr;
 	}
-	error = git_repository_open_ext(&repo, common,
-					GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE, NULL);
+	error = git_repository_open_ext(
+	    &repo, common, GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE, NULL);
 	free(moved.ptr);
 	if (error == 0)
 		error = git_repository_set_workdir(repo, dir, 0);
@@ -606,9 +612,9 @@ static int snapshot_open(lua_State *L)
 		memcpy(s->dir + dlen, "/", 2);
 	/* Bare, whatever its config says: the working tree is the one given (a submodule's
 	** core.worktree may name where the folder was before it was moved aside). */
-	error = git_repository_open_ext(&s->repo, git_repository_commondir(base),
-					GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE,
-					NULL);
+	error =
+	    git_repository_open_ext(&s->repo, git_repository_commondir(base),
+				    GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE, NULL);
 	if (error == 0)
 		error = git_repository_set_workdir(s->repo, s->dir, 0);
 	if (error == 0) {
@@ -794,7 +800,8 @@ static int s_take(lua_State *L)
 	}
 	if (!s->all) {
 		/* add_all also drops the entries of files gone from the folder. */
-		error = git_index_add_all(s->index, &everything, GIT_INDEX_ADD_DEFAULT, matched, &skip);
+		error =
+		    git_index_add_all(s->index, &everything, GIT_INDEX_ADD_DEFAULT, matched, &skip);
 	}
 	if (error == 0 && (s->all || s->keep.count > 0)) {
 		memset(&w, 0, sizeof w);
@@ -807,10 +814,10 @@ static int s_take(lua_State *L)
 		if (error < 0 && o.path != NULL) {
 			int n;
 			strarray_free(&skip);
-			n = o.code_errno ? gt_pushfail(L, gt_errno_code(o.code_errno), "%s%s: %s",
-						       s->dir, o.path, o.what)
-					 : gt_pushfail(L, "ENESTED", "%s%s: %s", s->dir, o.path,
-						       o.what);
+			n = o.code_errno
+				? gt_pushfail(L, gt_errno_code(o.code_errno), "%s%s: %s", s->dir,
+					      o.path, o.what)
+				: gt_pushfail(L, "ENESTED", "%s%s: %s", s->dir, o.path, o.what);
 			free(o.path);
 			return n;
 		}
@@ -942,12 +949,14 @@ static int rm_dir(Remover *r, int dfd, size_t len, int in_ignored)
 					break;
 				if (!in_ignored && !s->all && !tracks_under(s->index, r->rel))
 					ignored = is_ignored(s, r->rel);
-				subfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				subfd = openat(dfd, name,
+					       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 				if (subfd < 0 && errno == EACCES && ignored &&
 				    fchmodat(dfd, name, st.st_mode | S_IRWXU, 0) == 0)
 					/* ignored content is disposable: open it up, as rm -rf would */
-					subfd = openat(dfd, name,
-						       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+					subfd =
+					    openat(dfd, name,
+						   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 				if (subfd < 0) {
 					error = errno == ENOENT ? 0 : stop(r, NULL, errno);
 					if (error < 0)
@@ -969,9 +978,10 @@ static int rm_dir(Remover *r, int dfd, size_t len, int in_ignored)
 					break;
 			}
 			if (unlinkat(dfd, name, AT_REMOVEDIR) != 0)
-				error = errno == ENOTEMPTY || errno == EEXIST
-					    ? stop(r, "holds files that appeared since it was saved", 0)
-					    : stop(r, NULL, errno);
+				error =
+				    errno == ENOTEMPTY || errno == EEXIST
+					? stop(r, "holds files that appeared since it was saved", 0)
+					: stop(r, NULL, errno);
 			continue;
 		}
 		if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {

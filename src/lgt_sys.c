@@ -109,7 +109,8 @@ static int sys_open_by(lua_State *L)
 			if (f->d_name[0] == '.')
 				continue;
 			snprintf(fd, sizeof fd, "%s/%s", dir, f->d_name);
-			if (stat(fd, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino) {
+			if (stat(fd, &st) == 0 && st.st_dev == want.st_dev &&
+			    st.st_ino == want.st_ino) {
 				closedir(fds);
 				closedir(procs);
 				lua_pushinteger(L, (lua_Integer)strtol(p->d_name, NULL, 10));
@@ -160,10 +161,17 @@ static int sys_term_width(lua_State *L)
 }
 
 static const luaL_Reg funcs[] = {
-    {"now_ms", sys_now_ms}, {"clock_ms", sys_clock_ms},     {"sleep_ms", sys_sleep_ms},
-    {"pid", sys_pid},       {"pid_alive", sys_pid_alive},   {"hostname", sys_hostname},
-    {"kill", sys_kill},     {"open_by", sys_open_by},
-    {"isatty", sys_isatty}, {"term_width", sys_term_width}, {NULL, NULL},
+    {"now_ms", sys_now_ms},
+    {"clock_ms", sys_clock_ms},
+    {"sleep_ms", sys_sleep_ms},
+    {"pid", sys_pid},
+    {"pid_alive", sys_pid_alive},
+    {"hostname", sys_hostname},
+    {"kill", sys_kill},
+    {"open_by", sys_open_by},
+    {"isatty", sys_isatty},
+    {"term_width", sys_term_width},
+    {NULL, NULL},
 };
 
 int luaopen_gt_sys(lua_State *L)

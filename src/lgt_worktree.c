@@ -531,11 +531,13 @@ static int r_branch_delete(lua_State *L)
 		return gt_pushfail(L, "ECHECKEDOUT", "%s: branch is checked out in a worktree",
 				   name);
 	}
+	/* git_branch_delete checks, under the ref's lock, that it did not move. */
 	if (error == 0)
-		error = git_branch_delete(ref); /* checks, under the ref's lock, that it did not move */
+		error = git_branch_delete(ref);
 	git_reference_free(ref);
 	if (error == GIT_EMODIFIED)
-		return gt_pushfail(L, "ECHANGED", "%s: branch moved while it was being deleted", name);
+		return gt_pushfail(L, "ECHANGED", "%s: branch moved while it was being deleted",
+				   name);
 	if (error < 0)
 		return fail_git(L, error, name);
 	lua_pushboolean(L, 1);
@@ -670,7 +672,8 @@ static int r_worktrees(lua_State *L)
 			** latter is listed, as broken. */
 			struct stat st;
 			gt_PathBuf admin = {NULL, 0};
-			int there = gt_path_join(&admin, git_repository_commondir(repo), "worktrees") == 0 &&
+			int there = gt_path_join(&admin, git_repository_commondir(repo),
+						 "worktrees") == 0 &&
 				    gt_path_join(&admin, admin.ptr, names.strings[i]) == 0 &&
 				    stat(admin.ptr, &st) == 0;
 			free(admin.ptr);
@@ -796,8 +799,8 @@ static int r_status(lua_State *L)
 	if (workdir == NULL)
 		return gt_pushfail(L, "EBARE", "status: the repository has no working tree");
 	error = git_repository_index(&index, repo);
-	if (error == 0)
-		error = git_index_read(index, 1); /* as on disk: forget what an earlier call unhid */
+	if (error == 0) /* as on disk: forget what an earlier call unhid */
+		error = git_index_read(index, 1);
 	if (error == 0)
 		error = gt_unhide_flagged(index, workdir);
 	if (error < 0) {
@@ -846,9 +849,10 @@ static int r_status(lua_State *L)
 		} else if ((e->status & GIT_STATUS_WT_DELETED) && skip_worktree(index, path)) {
 			/* absent by a sparse checkout's design (libgit2 reports it deleted) */
 		} else if (e->status & (GIT_STATUS_WT_MODIFIED | GIT_STATUS_WT_DELETED |
-				      GIT_STATUS_WT_RENAMED | GIT_STATUS_WT_TYPECHANGE))
+					GIT_STATUS_WT_RENAMED | GIT_STATUS_WT_TYPECHANGE))
 			add_path(L, result, "unstaged", path);
-		else if ((e->status & GIT_STATUS_WT_NEW) && path[0] && path[strlen(path) - 1] == '/')
+		else if ((e->status & GIT_STATUS_WT_NEW) && path[0] &&
+			 path[strlen(path) - 1] == '/')
 			add_path(L, result, "nested", path); /* a repository of its own */
 		else if (e->status & GIT_STATUS_WT_NEW)
 			add_path(L, result, "untracked", path);
