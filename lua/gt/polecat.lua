@@ -164,14 +164,20 @@ end
 
 --- The facts gt.reap needs to take apart what an add made, from its journal data: the branch
 --- was made at the start commit, so what is in the start commit's tree is saved (on origin).
+--- Once a rollback began, the journal holds gt.reap's own facts.
 local function add_facts(rig, name, data)
+  if data.covered then -- a rollback began: its facts, as it kept them in the journal
+    data.id, data.name, data.delete_branch = rig.name .. "/" .. name, name, true
+    return data
+  end
   local repo = rig:repo()
   local start = data.start
   if not start and data.branch then start = repo:branch_lookup(data.branch) end
   local covered = {}
   if start then covered[1] = repo:tree_of(start) end
   return { id = rig.name .. "/" .. name, name = name, home = data.home, trash = data.trash,
-    branch = data.branch, tip = start, head = start, covered = covered, delete_branch = true }
+    path = data.path, branch = data.branch, tip = start, head = start, covered = covered,
+    delete_branch = true }
 end
 
 --- A function that keeps `facts` in the data of journal operation `op`.
@@ -291,7 +297,8 @@ end
 local function roll_back(ctx, op, done)
   local db = ctx.rig.town:ledger()
   local problems = undo_steps(ctx, done)
-  local facts = add_facts(ctx.rig, ctx.name, { branch = ctx.branch, home = ctx.home, start = ctx.start })
+  local facts = add_facts(ctx.rig, ctx.name, { branch = ctx.branch, home = ctx.home, path = ctx.path,
+    start = ctx.start })
   local ok, result = xpcall(reap.run, errors.handler, ctx.rig, facts, "salvage", persister(db, op))
   if not ok then
     problems[#problems + 1] = tostring(errors.is(result) and result.message or result)
