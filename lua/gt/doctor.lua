@@ -3,9 +3,11 @@
 -- Each check reports problems { kind, rig, name, message, fixed }; with fix, a check mends what
 -- it safely can: it finishes or rolls back interrupted commands (through the same gates as the
 -- commands themselves, so nothing unsaved is deleted: a refusal is a problem left open), makes
--- a rig follow origin's renamed default branch. A command still running holds its lock and is
--- left alone. A rig that cannot be checked is a problem of its own; the others are still
--- checked.
+-- a rig follow origin's renamed default branch, deletes a polecat branch no polecat has (its
+-- commits saved first unless a remote has them) and a half-written worktree record with no
+-- index (what a git command wrote as gt removed its worktree). A command still running holds
+-- its lock and is left alone. A rig that cannot be checked is a problem of its own; the others
+-- are still checked.
 local fs = require("gt.fs")
 local lock = require("gt.lock")
 local errors = require("gt.errors")
