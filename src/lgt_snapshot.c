@@ -361,21 +361,30 @@ struct Walk {
 	int stop_code; /* errno of a system failure that stopped the walk, or 0 */
 };
 
-static int rel_set(Walk *w, size_t at, const char *name, const char *suffix)
+/* Sets the relative path in *buf (capacity *cap) to its first `at` characters, then name and
+** suffix ("/" for a folder): the walks build each entry's path on their folder's. -1 when out
+** of memory. */
+static int put_at(char **buf, size_t *cap, size_t at, const char *name, const char *suffix)
 {
 	size_t nl = strlen(name), sl = strlen(suffix), need = at + nl + sl + 1;
-	if (need > w->rel_cap) {
-		char *p = (char *)realloc(w->rel, need * 2);
-		if (p == NULL) {
-			git_error_set_oom();
+	if (need > *cap) {
+		char *p = (char *)realloc(*buf, need * 2);
+		if (p == NULL)
 			return -1;
-		}
-		w->rel = p;
-		w->rel_cap = need * 2;
+		*buf = p;
+		*cap = need * 2;
 	}
-	memcpy(w->rel + at, name, nl);
-	memcpy(w->rel + at + nl, suffix, sl + 1);
+	memcpy(*buf + at, name, nl);
+	memcpy(*buf + at + nl, suffix, sl + 1);
 	return 0;
+}
+
+static int rel_set(Walk *w, size_t at, const char *name, const char *suffix)
+{
+	if (put_at(&w->rel, &w->rel_cap, at, name, suffix) == 0)
+		return 0;
+	git_error_set_oom();
+	return -1;
 }
 
 /* Walks the folder w->rel (length len, "" or ending with "/"); in_ignored: the folder is
@@ -866,17 +875,7 @@ static int stop(Remover *r, const char *problem, int err)
 
 static int rm_rel_set(Remover *r, size_t at, const char *name, const char *suffix)
 {
-	size_t nl = strlen(name), sl = strlen(suffix), need = at + nl + sl + 1;
-	if (need > r->rel_cap) {
-		char *p = (char *)realloc(r->rel, need * 2);
-		if (p == NULL)
-			return stop(r, NULL, ENOMEM);
-		r->rel = p;
-		r->rel_cap = need * 2;
-	}
-	memcpy(r->rel + at, name, nl);
-	memcpy(r->rel + at + nl, suffix, sl + 1);
-	return 0;
+	return put_at(&r->rel, &r->rel_cap, at, name, suffix) == 0 ? 0 : stop(r, NULL, ENOMEM);
 }
 
 /* Whether the file r->rel (lstat `st`) is as the snapshot has it, reading it again when only

@@ -29,6 +29,7 @@ local store = require("gt.store")
 local worktree = require("gt.worktree")
 local snapshot = require("gt.snapshot")
 local salvage = require("gt.salvage")
+local safety = require("gt.safety")
 local fault = require("gt.fault")
 
 local reap = {}
@@ -70,10 +71,8 @@ end
 --- Whether `tip` (a commit of repo) holds anything no remote-tracking ref has: returns the
 --- number of such commits (0 when all are pushed, or merged into `base`).
 local function unpushed_count(repo, tip, base)
-  local commits, total, code = repo:commits_not_on(tip, "refs/remotes/*", 1)
-  checked("listing commits of " .. tip, commits, total, code)
-  if total > 0 and base and require("gt.safety").absorbed(repo, base, tip) then return 0 end
-  return total
+  local _, total, absorbed = safety.unpushed(repo, { tip }, base, 1)
+  return absorbed and 0 or total
 end
 
 --- The git folder of the checkout in `dir`: its .git folder, or the one its .git file names
@@ -174,28 +173,18 @@ end
 --- repositories of its submodules, checked out or not), each proven to hold nothing its
 --- remotes lack, unless `proven` (a set of git folders) has it. Raises a refusal otherwise.
 local function prove_modules(rig, name, proven)
-  local function walk(dir)
-    for _, n in ipairs(fs.dir(dir) or {}) do
-      local gitdir = dir .. "/" .. n
-      if fs.stat(gitdir .. "/HEAD") and fs.stat(gitdir .. "/objects") then
-        local real = fs.realpath(gitdir) or gitdir
-        if not proven[real] then
-          local r <close> = checked("opening " .. gitdir, worktree.open(gitdir, { bare = true }))
-          local held = {}
-          repository_holds(r, held)
-          if #held > 0 then
-            errors.raise("refused", "the repository of submodule %s (%s) holds work gt cannot " ..
-              "save (%s): check it out and push it, or push from it: git --git-dir=%s push",
-              n, gitdir, table.concat(held, "; "), gitdir)
-          end
-        end
-        walk(gitdir .. "/modules")
-      elseif fs.stat(gitdir) and fs.stat(gitdir).type == "directory" then
-        walk(gitdir) -- a submodule named a/b is kept as modules/a/b
+  for _, m in ipairs(safety.module_gitdirs(rig:repo():commondir() .. "worktrees/" .. name)) do
+    if not proven[fs.realpath(m.gitdir) or m.gitdir] then
+      local r <close> = checked("opening " .. m.gitdir, worktree.open(m.gitdir, { bare = true }))
+      local held = {}
+      repository_holds(r, held)
+      if #held > 0 then
+        errors.raise("refused", "the repository of submodule %s (%s) holds work gt cannot " ..
+          "save (%s): check it out and push it, or push from it: git --git-dir=%s push",
+          m.path, m.gitdir, table.concat(held, "; "), m.gitdir)
       end
     end
   end
-  walk(rig:repo():commondir() .. "worktrees/" .. name .. "/modules")
 end
 
 --- Proves what polecat facts.name's folder `dir` holds (see the top of this file). Returns the

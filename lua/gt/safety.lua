@@ -47,7 +47,7 @@ end
 --- Commits reachable from `tips` (commit ids of `repo`) and from no remote-tracking ref:
 --- the list (at most `limit`, newest first), their total, and whether all are absorbed into
 --- `base` (a revision; nil: never).
-local function unpushed(repo, tips, base, limit)
+function safety.unpushed(repo, tips, base, limit)
   local list, seen, total, all_absorbed = {}, {}, 0, true
   local counted = {}
   for _, tip in ipairs(tips) do
@@ -121,7 +121,7 @@ local function read_repository(entry, r, dir, gitlinks, depth, gitdirs)
     if oid and r:resolve(oid) then tips[#tips + 1] = oid end
   end
   for _, b in ipairs(errors.check(r:refs("refs/heads/*"))) do tips[#tips + 1] = b.oid end
-  entry.unpushed, entry.unpushed_total = unpushed(r, tips, nil, 3)
+  entry.unpushed, entry.unpushed_total = safety.unpushed(r, tips, nil, 3)
   if depth < 8 then read_repositories(entry, r, dir, depth + 1, gitdirs) end
   entry.held = #entry.staged + #entry.unstaged + #entry.untracked + #entry.conflicted +
     #entry.stashes + entry.unpushed_total + #entry.unreadable + #entry.nested +
@@ -164,40 +164,51 @@ function read_repositories(report, w, path, depth, gitdirs)
   end
 end
 
+--- The repositories of submodules that git keeps in its record of a worktree (the folder
+--- `admin`, .repo.git/worktrees/<name>), checked out or not: { {gitdir, path}... }, a submodule
+--- named a/b kept as modules/a/b, one of a submodule under its modules/.
+function safety.module_gitdirs(admin)
+  local list = {}
+  local function walk(dir, prefix)
+    for _, n in ipairs(fs.dir(dir) or {}) do
+      local gitdir = dir .. "/" .. n
+      if fs.stat(gitdir .. "/HEAD") and fs.stat(gitdir .. "/objects") then
+        list[#list + 1] = { gitdir = gitdir, path = prefix .. n }
+        walk(gitdir .. "/modules", prefix .. n .. "/")
+      elseif fs.stat(gitdir) and fs.stat(gitdir).type == "directory" then
+        walk(gitdir, prefix .. n .. "/")
+      end
+    end
+  end
+  walk(admin .. "/modules", "")
+  return list
+end
+
 --- Classifies the repositories of submodules that git keeps in its record of the worktree
 --- (`admin`/modules) and that were not classified through a checkout (`gitdirs`): one
 --- deinitialised, say, is pruned with the record. Those that hold anything go in
 --- report.submodules.
 local function read_modules(report, admin, gitdirs)
-  local function walk(dir, prefix)
-    for _, n in ipairs(fs.dir(dir) or {}) do
-      local gitdir = dir .. "/" .. n
-      if fs.stat(gitdir .. "/HEAD") and fs.stat(gitdir .. "/objects") then
-        if not gitdirs[fs.realpath(gitdir) or gitdir] then
-          local r <close>, err = worktree.open(gitdir, { bare = true })
-          local entry = repo_entry(prefix .. n .. " (not checked out)")
-          if not r then
-            unreadable(entry, gitdir, err)
-          else
-            entry.stashes = errors.check(r:stashes())
-            local tips = {}
-            for _, b in ipairs(errors.check(r:refs("refs/heads/*"))) do tips[#tips + 1] = b.oid end
-            local head = r:head()
-            if head and head.oid then tips[#tips + 1] = head.oid end
-            entry.unpushed, entry.unpushed_total = unpushed(r, tips, nil, 3)
-          end
-          if #entry.stashes + entry.unpushed_total + #entry.unreadable > 0 then
-            entry.where = gitdir
-            report.submodules[#report.submodules + 1] = entry
-          end
-        end
-        walk(gitdir .. "/modules", prefix .. n .. "/")
-      elseif fs.stat(gitdir) and fs.stat(gitdir).type == "directory" then
-        walk(gitdir, prefix .. n .. "/") -- a submodule named a/b is kept as modules/a/b
+  for _, m in ipairs(safety.module_gitdirs(admin)) do
+    if not gitdirs[fs.realpath(m.gitdir) or m.gitdir] then
+      local r <close>, err = worktree.open(m.gitdir, { bare = true })
+      local entry = repo_entry(m.path .. " (not checked out)")
+      if not r then
+        unreadable(entry, m.gitdir, err)
+      else
+        entry.stashes = errors.check(r:stashes())
+        local tips = {}
+        for _, b in ipairs(errors.check(r:refs("refs/heads/*"))) do tips[#tips + 1] = b.oid end
+        local head = r:head()
+        if head and head.oid then tips[#tips + 1] = head.oid end
+        entry.unpushed, entry.unpushed_total = safety.unpushed(r, tips, nil, 3)
+      end
+      if #entry.stashes + entry.unpushed_total + #entry.unreadable > 0 then
+        entry.where = m.gitdir
+        report.submodules[#report.submodules + 1] = entry
       end
     end
   end
-  walk(admin .. "/modules", "")
 end
 
 --- Classifies the worktree, folder and branch of `agent` (a ledger row) in `rig`. Returns a
@@ -266,7 +277,7 @@ function safety.classify(rig, agent)
   if report.head then tips[#tips + 1] = report.head end
   report.branch_tip = short and repo:branch_lookup(short) or nil
   if report.branch_tip and report.branch_tip ~= report.head then tips[#tips + 1] = report.branch_tip end
-  report.unpushed, report.unpushed_total, report.absorbed = unpushed(repo, tips, rig:start_ref(), 20)
+  report.unpushed, report.unpushed_total, report.absorbed = safety.unpushed(repo, tips, rig:start_ref(), 20)
 
   report.savable = #report.unreadable == 0 and #report.nested == 0 and #report.submodules == 0
   report.safe = report.savable and #report.staged == 0 and #report.unstaged == 0 and
