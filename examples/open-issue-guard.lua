@@ -3,7 +3,7 @@
 -- This holds even with --force: the remove exits 3 and nothing is touched.
 gt.hooks.on("pre_remove", function(ctx)
   if not ctx.branch then return end
-  local repo <close> = assert(gt.worktree.open(ctx.rig_root .. "/.repo.git"))
+  local repo <close> = assert(gt.git.open(ctx.rig_root .. "/.repo.git"))
   if not repo:branch_lookup(ctx.branch) then return end
   -- Newest first: the latest Issue-State trailer wins.
   for _, c in ipairs(assert(repo:log(ctx.branch, 200))) do

@@ -20,7 +20,7 @@ int luaopen_gt_proc(lua_State *L);
 int luaopen_gt_readline(lua_State *L);
 int luaopen_gt_snapshot(lua_State *L);
 int luaopen_gt_sys(lua_State *L);
-int luaopen_gt_worktree(lua_State *L);
+int luaopen_gt_git(lua_State *L);
 
 /* The built-in Lua, generated from lua/ by cmake/embed_lua.cmake. */
 struct gt_module {
@@ -71,7 +71,7 @@ typedef struct {
 int gt_path_join(gt_PathBuf *b, const char *dir, const char *rel);
 
 /*
-** Shared by gt.worktree and gt.snapshot (libgit2 types, declared without git2.h).
+** Shared by gt.git and gt.snapshot (libgit2 types, declared without git2.h).
 */
 struct git_repository;
 struct git_index;

@@ -1119,8 +1119,8 @@ static void createmeta(lua_State *L)
 
 int luaopen_gt_snapshot(lua_State *L)
 {
-	lua_getglobal(L, "require"); /* libgit2 is initialised by gt.worktree */
-	lua_pushliteral(L, "gt.worktree");
+	lua_getglobal(L, "require"); /* libgit2 is initialised by gt.git */
+	lua_pushliteral(L, "gt.git");
 	lua_call(L, 1, 0);
 	luaL_newlib(L, funcs);
 	createmeta(L);

@@ -21,7 +21,7 @@ static const luaL_Reg preloaded[] = {
     {"gt.readline", luaopen_gt_readline},
     {"gt.snapshot", luaopen_gt_snapshot},
     {"gt.sys", luaopen_gt_sys},
-    {"gt.worktree", luaopen_gt_worktree},
+    {"gt.git", luaopen_gt_git},
     {NULL, NULL},
 };
 

@@ -126,9 +126,9 @@ function cli.run(argv)
     errors.raise("usage", "%s (see gt help)", result)
   end
   if result.version then
-    local worktree = require("gt.worktree")
+    local git = require("gt.git")
     io.stdout:write(("gt %s (%s, libgit2 %s, sqlite %s)\n"):format(gt.version, _VERSION,
-      worktree.libgit2_version(), require("gt.ledger").sqlite_version()))
+      git.libgit2_version(), require("gt.ledger").sqlite_version()))
     return 0
   end
   local name = selected(result)

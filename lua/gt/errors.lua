@@ -43,7 +43,7 @@ local function fail(context, message, code)
 end
 
 --- Returns `value` unless it is nil or false; then raises a gt error for the
---- `nil, message, code` a C module returned: `local repo = errors.check(worktree.open(path))`.
+--- `nil, message, code` a C module returned: `local repo = errors.check(git.open(path))`.
 function errors.check(value, message, code)
   if value == nil or value == false then fail(nil, message, code) end
   return value

@@ -4,7 +4,7 @@
 --   gt -l FILE [ARGS...]   runs a Lua file in gt's runtime (arg[0] = FILE, arg[1..] = ARGS)
 --   gt COMMAND ...         runs a command (gt help lists them)
 
--- `gt.<module>` loads gt.<module> on first use, so gt.worktree, gt.ledger, gt.polecat... are
+-- `gt.<module>` loads gt.<module> on first use, so gt.git, gt.ledger, gt.polecat... are
 -- one word away in scripts and in the REPL without loading what a command does not need.
 setmetatable(gt, {
   __index = function(t, key)

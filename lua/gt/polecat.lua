@@ -98,10 +98,10 @@ polecat.spawn_steps = {
   {
     name = "checkout",
     run = function(ctx)
-      local worktree = require("gt.worktree")
+      local git = require("gt.git")
       local filters = require("gt.filters")
       local needs = filters.needed(ctx.rig:repo(), ctx.start, ctx.rig.town:ledger())
-      local w <close> = checked("opening worktree", worktree.open(ctx.path))
+      local w <close> = checked("opening worktree", git.open(ctx.path))
       checked("checking out " .. ctx.branch,
         w:checkout_head({ force = true, disable_filters = not needs }))
     end,

@@ -26,7 +26,7 @@ local errors = require("gt.errors")
 local output = require("gt.output")
 local branch = require("gt.branch")
 local store = require("gt.store")
-local worktree = require("gt.worktree")
+local git = require("gt.git")
 local snapshot = require("gt.snapshot")
 local salvage = require("gt.salvage")
 local safety = require("gt.safety")
@@ -111,7 +111,7 @@ local prove_worktree -- defined below: a repository's working tree may hold repo
 local function prove_repository(path, dir, gitdir, found, depth)
   -- Opened bare, with its folder given: a submodule's core.worktree may name where the folder
   -- was before it was moved aside.
-  local r <close> = checked("opening repository " .. path, worktree.open(gitdir, { bare = true, workdir = dir }))
+  local r <close> = checked("opening repository " .. path, git.open(gitdir, { bare = true, workdir = dir }))
   local held = {}
   local head = repository_holds(r, held)
   local entry = { dir = dir, gitdir = r:gitdir() }
@@ -175,7 +175,7 @@ end
 local function prove_modules(rig, name, proven)
   for _, m in ipairs(safety.module_gitdirs(rig:repo():commondir() .. "worktrees/" .. name)) do
     if not proven[fs.realpath(m.gitdir) or m.gitdir] then
-      local r <close> = checked("opening " .. m.gitdir, worktree.open(m.gitdir, { bare = true }))
+      local r <close> = checked("opening " .. m.gitdir, git.open(m.gitdir, { bare = true }))
       local held = {}
       repository_holds(r, held)
       if #held > 0 then
@@ -202,7 +202,7 @@ local function prove(rig, facts, dir, moved)
       if moved then
         -- Where the folder was moved, a submodule's config names the folder as it was: taking
         -- the worktree would open it. Proven to hold nothing their remotes lack, they go first.
-        local w <close> = worktree.open(wt)
+        local w <close> = git.open(wt)
         for _, sub in ipairs(w and w:submodules() or {}) do
           local subdir = wt .. "/" .. sub.path
           local gitdir = reap.gitdir_of(subdir)
@@ -216,7 +216,7 @@ local function prove(rig, facts, dir, moved)
         end
       end
       local found = proof.found
-      local w <close> = worktree.open(wt)
+      local w <close> = git.open(wt)
       local pok, s, tree, index_tree = pcall(prove_worktree, repo, w, wt,
         salvage.index_path(rig, facts.name), found, 1, facts.keep)
       for _, e in ipairs(found) do proof.open[#proof.open + 1] = e.snap end

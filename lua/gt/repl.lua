@@ -83,7 +83,7 @@ end
 
 -- Completion ---------------------------------------------------------------------------------
 
---- The value an expression like "gt.worktree" or "rig" names in env, or nil. Only names joined
+--- The value an expression like "gt.git" or "rig" names in env, or nil. Only names joined
 --- by dots are followed: completing never calls a function.
 local function resolve(env, path)
   if not path:match("^[%a_][%w_.]*$") or path:find("..", 1, true) or path:sub(-1) == "." then
@@ -123,7 +123,7 @@ local function fields(value, methods_only, out)
 end
 
 --- Returns the completions of `word` in env: globals, keywords, fields of tables and methods
---- of objects ("rig:po" -> "rig:polecats"), gt's modules ("gt.wor" -> "gt.worktree").
+--- of objects ("rig:po" -> "rig:polecats"), gt's modules ("gt.wor" -> "gt.git").
 function repl.complete(env, word)
   local prefix, sep, partial = word:match("^(.-)([.:])([%w_]*)$")
   local names = {}

@@ -123,7 +123,7 @@ function helpers.help(town, rig)
     "objects:",
     ("  town     %s"):format(town and tostring(town) or "nil (no town: use --town DIR)"),
     ("  rig      %s"):format(rig and tostring(rig) or "nil (no rig: use --rig NAME)"),
-    "  gt       gt's API: gt.polecat, gt.safety, gt.store, gt.worktree, gt.ledger, ... (Tab completes)",
+    "  gt       gt's API: gt.polecat, gt.safety, gt.store, gt.git, gt.ledger, ... (Tab completes)",
     "  rig:polecats(), rig:repo(), rig:lock(name), town:rigs(), town:ledger()",
     "helpers:",
   }

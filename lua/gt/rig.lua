@@ -64,8 +64,8 @@ end
 ---@return gt.Repo
 function Rig:repo()
   if not self._repo then
-    local worktree = require("gt.worktree")
-    self._repo = errors.check(worktree.open(self.root .. "/.repo.git"))
+    local git = require("gt.git")
+    self._repo = errors.check(git.open(self.root .. "/.repo.git"))
   end
   return self._repo
 end
@@ -240,8 +240,8 @@ end
 --- Why the repository at `gitdir` holds something a fresh clone does not (a salvage, a
 --- polecat's branch), or nil.
 local function holds_work(gitdir)
-  local worktree = require("gt.worktree")
-  local repo <close> = worktree.open(gitdir, { bare = true })
+  local git = require("gt.git")
+  local repo <close> = git.open(gitdir, { bare = true })
   if not repo then return nil end -- a clone killed before it was a repository
   for _, glob in ipairs({ "refs/gt/*", "refs/heads/polecat/*", "refs/stash" }) do
     local refs = repo:refs(glob)
@@ -320,8 +320,8 @@ function rig.add(town, name, source, opts)
   local r
   local done, e = xpcall(function()
     fault.point("rig_add.folder")
-    local worktree = require("gt.worktree")
-    local repo = errors.check(worktree.clone(url, root .. "/.repo.git",
+    local git = require("gt.git")
+    local repo = errors.check(git.clone(url, root .. "/.repo.git",
       { bare = true, progress = opts.progress }))
     fault.point("rig_add.clone")
     local branch, available = default_branch_of(repo, opts.branch)

@@ -18,7 +18,7 @@
 local fs = require("gt.fs")
 local errors = require("gt.errors")
 local output = require("gt.output")
-local worktree = require("gt.worktree")
+local git = require("gt.git")
 local snapshot = require("gt.snapshot")
 
 local safety = {}
@@ -138,7 +138,7 @@ function read_repositories(report, w, path, depth, gitdirs)
   for _, sub in ipairs(subs) do
     local dir = path .. "/" .. sub.path
     local entry = repo_entry(sub.path)
-    local r = sub.workdir and worktree.open(dir)
+    local r = sub.workdir and git.open(dir)
     if r then
       read_repository(entry, r, dir, { sub.head or false, sub.index or false }, depth, gitdirs)
       r:close()
@@ -152,7 +152,7 @@ function read_repositories(report, w, path, depth, gitdirs)
   for _, p in ipairs(report.repos) do
     local dir = path .. "/" .. p
     local entry = repo_entry(p)
-    local r, rerr = worktree.open(dir)
+    local r, rerr = git.open(dir)
     if r then
       read_repository(entry, r, dir, {}, depth, gitdirs)
       r:close()
@@ -191,7 +191,7 @@ end
 local function read_modules(report, admin, gitdirs)
   for _, m in ipairs(safety.module_gitdirs(admin)) do
     if not gitdirs[fs.realpath(m.gitdir) or m.gitdir] then
-      local r <close>, err = worktree.open(m.gitdir, { bare = true })
+      local r <close>, err = git.open(m.gitdir, { bare = true })
       local entry = repo_entry(m.path .. " (not checked out)")
       if not r then
         unreadable(entry, m.gitdir, err)
@@ -231,7 +231,7 @@ function safety.classify(rig, agent)
   local head_branch
   local path = agent.worktree
   if path and fs.stat(path) then
-    local w <close>, err = worktree.open(path)
+    local w <close>, err = git.open(path)
     if not w then
       unreadable(report, ".", err)
     else

@@ -1,5 +1,5 @@
--- gt.snapshot against real worktrees made with gt.worktree and checked with the git CLI.
-local worktree = require("gt.worktree")
+-- gt.snapshot against real worktrees made with gt.git and checked with the git CLI.
+local gitlib = require("gt.git")
 local snapshot = require("gt.snapshot")
 local fs = require("gt.fs")
 local helpers = require("helpers")
@@ -17,7 +17,7 @@ describe("gt.snapshot", function()
   before_each(function()
     dir = helpers.tmpdir("snap")
     local o = helpers.origin(dir)
-    repo = assert(worktree.clone(o.origin, dir .. "/bare.git", { bare = true }))
+    repo = assert(gitlib.clone(o.origin, dir .. "/bare.git", { bare = true }))
     assert(repo:branch_create("b1", "refs/remotes/origin/main"))
     path = dir .. "/wt"
     assert(repo:worktree_add("w1", path, "b1"))

@@ -3,7 +3,7 @@
 -- deleting it without losing anything. Failures return nil, "<path>: <reason>", CODE: "EACCES"
 -- (a folder or file that cannot be read), "ENESTED" (a repository nested in the folder),
 -- "ECHANGED" (remove met a file that changed or appeared since take), "ENOSPC", "EINTR", an
--- errno code, or a gt.worktree code for libgit2's failures.
+-- errno code, or a gt.git code for libgit2's failures.
 
 ---@class gt.snapshot
 local snapshot = {}

@@ -1,5 +1,5 @@
 /*
-** lgt_worktree.c: gt.worktree, the git mechanism gt needs, on libgit2. Repositories are opened
+** lgt_git.c: gt.git, the git mechanism gt needs, on libgit2. Repositories are opened
 ** at explicit paths with no upward search, so no operation can land in an enclosing repository.
 ** Everything here is mechanism: which branch a polecat gets and what counts as safe to delete
 ** is decided in Lua.
@@ -219,11 +219,11 @@ static void ensure_libgit2(lua_State *L)
 	lua_pushcfunction(L, shutdown_libgit2);
 	lua_setfield(L, -2, "__gc");
 	lua_setmetatable(L, -2);
-	lua_setfield(L, LUA_REGISTRYINDEX, "gt.worktree.libgit2");
+	lua_setfield(L, LUA_REGISTRYINDEX, "gt.git.libgit2");
 	ready = 1;
 }
 
-/* worktree.open(path [, {bare = false, workdir = nil}]) -> gt.Repo | nil, err, code. Never
+/* git.open(path [, {bare = false, workdir = nil}]) -> gt.Repo | nil, err, code. Never
 ** searches parent folders. bare: open the git folder `path` as a bare repository, whatever its
 ** config says of a working tree (a submodule's git folder whose core.worktree names a folder
 ** that was moved); workdir, with bare: the working tree to give it instead. */
@@ -248,7 +248,7 @@ static int wt_open(lua_State *L)
 	return 1;
 }
 
-/* worktree.clone(url, path [, {bare = true, progress = fn(stats)}]) -> gt.Repo | nil, err, code.
+/* git.clone(url, path [, {bare = true, progress = fn(stats)}]) -> gt.Repo | nil, err, code.
 ** origin's branches land under refs/remotes/origin/. */
 static int wt_clone(lua_State *L)
 {
@@ -1496,7 +1496,7 @@ static int shutdown_libgit2(lua_State *L)
 	return 0;
 }
 
-/* worktree.libgit2_version() -> "1.5.1" */
+/* git.libgit2_version() -> "1.5.1" */
 static int wt_libgit2_version(lua_State *L)
 {
 	int major, minor, rev;
@@ -1567,7 +1567,7 @@ static void createmeta(lua_State *L)
 	lua_pop(L, 1);
 }
 
-int luaopen_gt_worktree(lua_State *L)
+int luaopen_gt_git(lua_State *L)
 {
 	luaL_newlib(L, funcs);
 	createmeta(L);

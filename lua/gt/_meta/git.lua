@@ -1,5 +1,5 @@
 ---@meta
--- gt.worktree (src/lgt_worktree.c): the git mechanism gt needs, on libgit2 (initialised when a
+-- gt.git (src/lgt_git.c): the git mechanism gt needs, on libgit2 (initialised when a
 -- repository is first opened or cloned, with strict hash verification off).
 --
 -- Operational failures return nil, "<context>: <libgit2 message>", CODE, CODE being one of
@@ -10,32 +10,32 @@
 -- Misuse (wrong argument types, a closed repository) raises. Revisions (`spec`) are anything
 -- git_revparse accepts: "refs/remotes/origin/main", "HEAD", a hex id; they are peeled to commits.
 
----@class gt.worktree
-local worktree = {}
+---@class gt.git
+local git = {}
 
 --- Opens the repository at `path` (a bare repository, or a worktree's folder) without searching
 --- parent folders.
 ---@return gt.Repo? repo
 ---@return string? err
 ---@return string? code
-function worktree.open(path) end
+function git.open(path) end
 
----@class gt.worktree.CloneOpts
+---@class gt.git.CloneOpts
 ---@field bare? boolean default true
 ---@field progress? fun(stats: {received_objects: integer, indexed_objects: integer, total_objects: integer, received_bytes: integer, indexed_deltas: integer, total_deltas: integer})
 ---  Called while objects arrive; an error it raises cancels the clone and is raised again.
 
 --- Clones `url` (URL or local path) into `path`; origin's branches land under
 --- refs/remotes/origin/ and HEAD points at origin's default branch.
----@param opts? gt.worktree.CloneOpts
+---@param opts? gt.git.CloneOpts
 ---@return gt.Repo? repo
 ---@return string? err
 ---@return string? code
-function worktree.clone(url, path, opts) end
+function git.clone(url, path, opts) end
 
 --- Returns libgit2's version ("1.5.1").
 ---@return string
-function worktree.libgit2_version() end
+function git.libgit2_version() end
 
 ---@class gt.Repo
 local Repo = {}
