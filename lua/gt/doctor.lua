@@ -115,7 +115,7 @@ function doctor.check_rig(rig, fix, add)
     end
   end
   local repo = rig:repo()
-  for _, wt in ipairs(errors.checked("listing worktrees", repo:worktrees())) do
+  for _, wt in ipairs(errors.check_doing("listing worktrees", repo:worktrees())) do
     if not live[wt.name] and not busy[wt.name] then
       local admin = repo:commondir() .. "worktrees/" .. wt.name
       local fixed = false
@@ -133,7 +133,7 @@ function doctor.check_rig(rig, fix, add)
   for _, op in ipairs(store.ops_running(db)) do
     if op.data.branch then owned[op.data.branch] = true end
   end
-  for _, ref in ipairs(errors.checked("listing branches", repo:refs("refs/heads/polecat/*"))) do
+  for _, ref in ipairs(errors.check_doing("listing branches", repo:refs("refs/heads/polecat/*"))) do
     local b = ref.name:sub(#"refs/heads/" + 1)
     local name = branch.parse(b)
     if name and not owned[b] then

@@ -2,7 +2,7 @@
 --
 -- A gt error is a table with a message and an exit status; main() prints it as
 -- "gt: <message>" without a traceback and exits with its status. Any other error (a bug) is
--- printed with a traceback and exits 1. Exit statuses are API (DESIGN §6):
+-- printed with a traceback and exits 1. Exit statuses are API (docs/design.md §6):
 -- 0 success, 1 failure, 2 usage, 3 refused to protect work, 4 not found, 5 lock busy;
 -- 130 when gt was interrupted (SIGINT or SIGTERM) and rolled back what it was doing.
 local errors = {}
@@ -49,11 +49,11 @@ function errors.check(value, message, code)
   return value
 end
 
---- As errors.check, with `context` ("creating branch x") before the message. The call being
---- checked comes last, so that all of its results arrive:
---- `errors.checked("creating " .. path, fs.mkdir(path))`.
-function errors.checked(context, value, message, code)
-  if value == nil or value == false then fail(context, message, code) end
+--- As errors.check, saying what gt was doing in front of the message ("creating branch x:
+--- ..."). The call being checked comes last, so that all of its results arrive:
+--- `errors.check_doing("creating " .. path, fs.mkdir(path))`.
+function errors.check_doing(doing, value, message, code)
+  if value == nil or value == false then fail(doing, message, code) end
   return value
 end
 

@@ -8,7 +8,7 @@ local files = {}
 
 local function walk(root, rel, out)
   local dir = rel == "" and root or root .. "/" .. rel
-  local names = errors.checked("listing " .. dir, fs.dir(dir))
+  local names = errors.check_doing("listing " .. dir, fs.dir(dir))
   table.sort(names)
   for _, name in ipairs(names) do
     local path = rel == "" and name or rel .. "/" .. name
@@ -71,10 +71,10 @@ function files.copy_into(dest, opts)
       -- The worktree is the project's: a link it commits must not send the copy elsewhere.
       refuse_links(dest, rel)
       local parent = dst:match("^(.*)/[^/]*$")
-      errors.checked("copy_into", fs.mkdir_p(parent))
+      errors.check_doing("copy_into", fs.mkdir_p(parent))
       local st = fs.lstat(dst)
-      if st and st.type == "link" then errors.checked("copy_into", os.remove(dst)) end
-      local how = errors.checked("copy_into", fs.copy_file(src, dst, { overwrite = opts.overwrite }))
+      if st and st.type == "link" then errors.check_doing("copy_into", os.remove(dst)) end
+      local how = errors.check_doing("copy_into", fs.copy_file(src, dst, { overwrite = opts.overwrite }))
       copied[#copied + 1] = { path = rel, how = how }
     end
   end

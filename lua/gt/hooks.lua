@@ -106,7 +106,7 @@ function hooks.run(event, ctx, opts)
   local back
   if opts.cwd then
     back = fs.cwd()
-    errors.checked("entering " .. opts.cwd, fs.chdir(opts.cwd))
+    errors.check_doing("entering " .. opts.cwd, fs.chdir(opts.cwd))
   end
   local ok, err = true, nil
   for _, entry in ipairs(list) do

@@ -23,10 +23,11 @@ local safety = require("gt.safety")
 local salvage = require("gt.salvage")
 local reap = require("gt.reap")
 local fault = require("gt.fault")
+local layout = require("gt.layout")
 
 local polecat = {}
 
-local check, checked = errors.check, errors.checked
+local check, check_doing = errors.check, errors.check_doing
 
 --- Reason recorded in git's worktree lock while a polecat works: an outside
 --- `git worktree prune` cannot reap it.
@@ -75,7 +76,7 @@ polecat.spawn_steps = {
       elseif not ctx.start then
         errors.raise("failure", "%s not found in %s/.repo.git", start_ref, ctx.rig.root)
       end
-      checked("creating branch " .. ctx.branch, repo:branch_create(ctx.branch, ctx.start))
+      check_doing("creating branch " .. ctx.branch, repo:branch_create(ctx.branch, ctx.start))
       return { start = ctx.start } -- the journal's proof of what the branch holds
     end,
   },
@@ -83,7 +84,7 @@ polecat.spawn_steps = {
     name = "folder",
     run = function(ctx)
       check(fs.mkdir_p(ctx.rig.root .. "/polecats"))
-      checked("creating " .. ctx.home, fs.mkdir(ctx.home))
+      check_doing("creating " .. ctx.home, fs.mkdir(ctx.home))
     end,
   },
   {
@@ -91,7 +92,7 @@ polecat.spawn_steps = {
     run = function(ctx)
       -- Only git's metadata is written under the rig lock; the checkout comes next, outside it.
       local lk <close> = ctx.rig:lock("git", "gt polecat add " .. ctx.name)
-      checked("adding worktree " .. ctx.path, ctx.rig:repo():worktree_add(ctx.name, ctx.path,
+      check_doing("adding worktree " .. ctx.path, ctx.rig:repo():worktree_add(ctx.name, ctx.path,
         ctx.branch, { lock = polecat.lock_reason(ctx.rig, ctx.name), checkout = false }))
     end,
   },
@@ -101,8 +102,8 @@ polecat.spawn_steps = {
       local git = require("gt.git")
       local filters = require("gt.filters")
       local needs = filters.needed(ctx.rig:repo(), ctx.start, ctx.rig.town:ledger())
-      local w <close> = checked("opening worktree", git.open(ctx.path))
-      checked("checking out " .. ctx.branch,
+      local w <close> = check_doing("opening worktree", git.open(ctx.path))
+      check_doing("checking out " .. ctx.branch,
         w:checkout_head({ force = true, disable_filters = not needs }))
     end,
   },
@@ -328,7 +329,7 @@ function polecat.add(rig, name, opts)
     errors.raise("failure", "polecat %s already exists in rig %s (%s on %s)", name, rig.name,
       live.state, live.branch or "no branch")
   end
-  local existing = store.agent_get(db, rig.name, name)
+  local existing = store.agent_get(db, layout.id(rig.name, name))
   if existing and store.LIVE[existing.state] then refuse_live(existing) end
   local repo = rig:repo()
   if fs.lstat(ctx.home) then
@@ -426,7 +427,7 @@ local function plan_remove(rig, list, locks, opts)
   for _, name in ipairs(list) do
     locks[#locks + 1] = rig:lock("polecat-" .. name, "gt polecat remove " .. name)
     local recovered = polecat.recover(rig, name, { force = opts.force, discard = opts.discard })
-    local agent = store.agent_get(db, rig.name, name)
+    local agent = store.agent_get(db, layout.id(rig.name, name))
     if (recovered.remove or recovered.add == "rolled_back") and agent and not store.LIVE[agent.state] then
       -- The killed command was removing it, or adding it, and now it is gone: that is the
       -- removal asked for.
@@ -647,7 +648,7 @@ end
 --- there is none.
 function polecat.get(rig, name)
   names.check(name, "polecat name")
-  local agent = store.agent_get(rig.town:ledger(), rig.name, name)
+  local agent = store.agent_get(rig.town:ledger(), layout.id(rig.name, name))
   if not agent or not store.LIVE[agent.state] then
     errors.raise("notfound", "no polecat %s in rig %s", name, rig.name)
   end

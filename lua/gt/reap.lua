@@ -34,7 +34,7 @@ local fault = require("gt.fault")
 
 local reap = {}
 
-local checked = errors.checked
+local check_doing = errors.check_doing
 
 --- A new name for polecat `name`'s folder while it is taken apart; it cannot be a polecat's
 --- (names start with a letter or digit).
@@ -51,7 +51,7 @@ function reap.uncovered(repo, tree, covered)
   end
   for _, base in ipairs(#covered > 0 and covered or { false }) do
     local set = {}
-    for _, d in ipairs(checked("comparing trees", repo:diff_trees(base or nil, tree))) do
+    for _, d in ipairs(check_doing("comparing trees", repo:diff_trees(base or nil, tree))) do
       if d.status ~= "deleted" then set[d.path] = true end
     end
     if result then
@@ -111,7 +111,7 @@ local prove_worktree -- defined below: a repository's working tree may hold repo
 local function prove_repository(path, dir, gitdir, found, depth)
   -- Opened bare, with its folder given: a submodule's core.worktree may name where the folder
   -- was before it was moved aside.
-  local r <close> = checked("opening repository " .. path, git.open(gitdir, { bare = true, workdir = dir }))
+  local r <close> = check_doing("opening repository " .. path, git.open(gitdir, { bare = true, workdir = dir }))
   local held = {}
   local head = repository_holds(r, held)
   local entry = { dir = dir, gitdir = r:gitdir() }
@@ -137,7 +137,7 @@ end
 --- the index tree.
 function prove_worktree(repo, checkout, dir, index, found, depth, keep)
   local s, err, code = snapshot.open(repo, dir, { index = index })
-  if not s then checked("reading " .. dir, s, err, code) end
+  if not s then check_doing("reading " .. dir, s, err, code) end
   local ok, tree, index_tree = pcall(function()
     local scanned = errors.check(s:scan())
     if #scanned.unreadable > 0 then
@@ -175,7 +175,7 @@ end
 local function prove_modules(rig, name, proven)
   for _, m in ipairs(safety.module_gitdirs(rig:repo():commondir() .. "worktrees/" .. name)) do
     if not proven[fs.realpath(m.gitdir) or m.gitdir] then
-      local r <close> = checked("opening " .. m.gitdir, git.open(m.gitdir, { bare = true }))
+      local r <close> = check_doing("opening " .. m.gitdir, git.open(m.gitdir, { bare = true }))
       local held = {}
       repository_holds(r, held)
       if #held > 0 then
@@ -245,7 +245,7 @@ local function prove(rig, facts, dir, moved)
       prove_modules(rig, facts.name, {})
     end
     local names = {}
-    for _, n in ipairs(checked("reading " .. dir, fs.dir(dir))) do
+    for _, n in ipairs(check_doing("reading " .. dir, fs.dir(dir))) do
       if n ~= rig.name then names[#names + 1] = n end
     end
     table.sort(names)
@@ -266,7 +266,7 @@ end
 --- Deletes the repositories `found` proved (their files, as taken; their git folder when it is
 --- inside), deepest first. `moved`: a function giving where a folder is now.
 function reap.delete_repositories(found, moved, finish)
-  finish = finish or function(ok, err, code) return checked("removing", ok, err, code) end
+  finish = finish or function(ok, err, code) return check_doing("removing", ok, err, code) end
   moved = moved or function(d) return d end
   local list = { table.unpack(found) }
   table.sort(list, function(a, b) return #a.dir > #b.dir end)
@@ -357,11 +357,11 @@ function reap.prune_record(repo, name)
     if wt.name == name and wt.broken then
       -- Half-written by a killed add; its index, if any, was proven saved with the folder.
       local admin = repo:commondir() .. "worktrees/" .. name
-      checked("removing " .. admin, fs.remove_tree(admin))
+      check_doing("removing " .. admin, fs.remove_tree(admin))
       return true
     elseif wt.name == name then
-      checked("unlocking worktree " .. name, reap.unstale(repo, "worktree_unlock", name))
-      checked("pruning worktree " .. name, reap.unstale(repo, "worktree_prune", name,
+      check_doing("unlocking worktree " .. name, reap.unstale(repo, "worktree_unlock", name))
+      check_doing("pruning worktree " .. name, reap.unstale(repo, "worktree_prune", name,
         { valid = true, locked = true }))
       return true
     end
@@ -395,7 +395,7 @@ local function delete_branch(rig, facts, result)
     output.warn("keeping branch %s: it moved while it was being deleted", facts.branch)
     result.kept_branch = facts.branch
   elseif not ok and code ~= "ENOTFOUND" then
-    checked("deleting branch " .. facts.branch, nil, err, code)
+    check_doing("deleting branch " .. facts.branch, nil, err, code)
   end
 end
 
@@ -413,7 +413,7 @@ function reap.run(rig, facts, policy, persist)
   local result = { salvages = {} }
   if facts.trash and fs.lstat(facts.trash) then
     if facts.discard then
-      checked("removing " .. facts.trash, fs.remove_tree(facts.trash))
+      check_doing("removing " .. facts.trash, fs.remove_tree(facts.trash))
     else
       local p = prove(rig, facts, facts.trash, true)
       local _ <close> = p.open
@@ -424,7 +424,7 @@ function reap.run(rig, facts, policy, persist)
   end
   if fs.lstat(facts.home) then
     if facts.discard then
-      checked("removing " .. facts.home, fs.remove_tree(facts.home))
+      check_doing("removing " .. facts.home, fs.remove_tree(facts.home))
     else
       local ok, p = xpcall(prove, errors.handler, rig, facts, facts.home, false)
       if ok then ok, p = xpcall(function()
@@ -447,7 +447,7 @@ function reap.run(rig, facts, policy, persist)
         facts.trash = nil -- another file system (a mount): deleted where it is
         persist(facts)
       else
-        checked("moving " .. facts.home .. " aside", nil, err, code)
+        check_doing("moving " .. facts.home .. " aside", nil, err, code)
       end
       fault.point("reap.delete")
       delete(facts, p, dir)

@@ -107,7 +107,7 @@ function helpers.make(town, rig)
       for _, w in ipairs(words) do argv[#argv + 1] = w end
       local has = cmdline:find("--json", 1, true)
       if json_flag and not has then argv[#argv + 1] = "--json" end
-      local result = errors.checked("run", require("gt.proc").run({ argv = argv }))
+      local result = errors.check_doing("run", require("gt.proc").run({ argv = argv }))
       local out = { code = result.code, ok = result.ok, stdout = result.stdout, stderr = result.stderr }
       if json_flag and result.ok then out.json = require("gt.json").decode(result.stdout) end
       return out

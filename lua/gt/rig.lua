@@ -90,10 +90,10 @@ function Rig:lock(lockname, what, timeout_ms)
   local lk, err, code = lock.acquire(path, opts)
   if not lk and code == "ENOTFOUND" and fs.stat(self.root .. "/.gt/rig.lua") then
     -- The locks folder is gt's own scratch space: made again if someone deleted it.
-    errors.checked("creating " .. self.root .. "/.gt/locks", fs.mkdir_p(self.root .. "/.gt/locks"))
+    errors.check_doing("creating " .. self.root .. "/.gt/locks", fs.mkdir_p(self.root .. "/.gt/locks"))
     lk, err, code = lock.acquire(path, opts)
   end
-  return errors.checked(lockname, lk, err, code)
+  return errors.check_doing(lockname, lk, err, code)
 end
 
 --- Fetches origin into the bare repository, best effort: a failure is a warning, since the
@@ -266,7 +266,7 @@ function rig.recover(town, name)
       errors.raise("refused", "a rig add of %s was interrupted, and %s: gt will not delete it; " ..
         "move it away first", name, why)
     end
-    errors.checked("removing " .. root, fs.remove_tree(root))
+    errors.check_doing("removing " .. root, fs.remove_tree(root))
   end
   store.tx(db, function()
     for _, op in ipairs(ops) do store.op_finish(db, op.id, "rolled_back") end
@@ -280,7 +280,7 @@ local function rig_lock(town, name, what)
   errors.check(fs.mkdir_p(town.root .. "/.gt/locks"))
   local lk, err, code = lock.acquire(town.root .. "/.gt/locks/rig-" .. name .. ".lock",
     { timeout_ms = 10000, what = what })
-  return errors.checked("rig " .. name, lk, err, code)
+  return errors.check_doing("rig " .. name, lk, err, code)
 end
 rig.lock = rig_lock
 
@@ -315,7 +315,7 @@ function rig.add(town, name, source, opts)
   local ok, err, code = fs.mkdir(root)
   if not ok then
     store.tx(db, function() store.op_finish(db, op, "rolled_back") end)
-    errors.checked("creating " .. root, ok, err, code)
+    errors.check_doing("creating " .. root, ok, err, code)
   end
   local r
   local done, e = xpcall(function()

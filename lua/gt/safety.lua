@@ -54,7 +54,7 @@ function safety.unpushed(repo, tips, base, limit)
     if counted[tip] then goto next_tip end
     counted[tip] = true
     local commits, n, code = repo:commits_not_on(tip, "refs/remotes/*", limit)
-    errors.checked("listing commits of " .. tip, commits, n, code)
+    errors.check_doing("listing commits of " .. tip, commits, n, code)
     if n > 0 then
       append_unique(list, seen, commits)
       total = total + n

@@ -15,7 +15,7 @@ local snapshot = require("gt.snapshot")
 
 local salvage = {}
 
-local checked = errors.checked
+local check_doing = errors.check_doing
 
 --- Path of the index of polecat `name`'s worktree, in the rig's repository (git's record of the
 --- worktree is named after the polecat).
@@ -85,7 +85,7 @@ function salvage.write(rig, name, branch_name, parts)
   end
   for _, p in ipairs(parts.also or {}) do parent(p.oid, p.what) end
   local body = table.concat(parts.what or {}, "\n")
-  local commit = checked("saving work", repo:commit_create({
+  local commit = check_doing("saving work", repo:commit_create({
     tree = tree,
     parents = parents,
     message = ("gt: salvage of %s (%s)\n\n%s\n\nparents:\n%s\n"):format(id, branch_name or "no branch",
@@ -97,7 +97,7 @@ function salvage.write(rig, name, branch_name, parts)
     ref = ref .. "-" .. commit:sub(1, 8)
     ok, err, code = repo:ref_create(ref, commit, { message = "gt: salvage" })
   end
-  checked("saving work", ok, err, code)
+  check_doing("saving work", ok, err, code)
   return { ref = ref, commit = commit, tree = tree, parents = parents }
 end
 
@@ -136,7 +136,7 @@ end
 function salvage.keep_commit(rig, name, commit)
   local ref = ("refs/gt/salvage/%s/%s/%s-%s"):format(rig.name, name, branch.base36(sys.now_ms()),
     commit:sub(1, 8))
-  checked("saving work", rig:repo():ref_create(ref, commit, { message = "gt: salvage of a branch tip" }))
+  check_doing("saving work", rig:repo():ref_create(ref, commit, { message = "gt: salvage of a branch tip" }))
   return { ref = ref, commit = commit }
 end
 

@@ -1,6 +1,10 @@
---- gt.store: every access to the town's ledger (DESIGN §3). The SQL is kept portable
+--- gt.store: every access to the town's ledger (docs/design.md §3). The SQL is kept portable
 --- (standard types, `?` parameters, no sqlite-only functions) so that a second backend is a
 --- new C module, not a rewrite; nothing outside this module writes SQL.
+---
+--- Words: the ledger records *agents* (a row of the agents table, role 'polecat'); the product
+--- above it speaks of *polecats*. One key names an agent everywhere here: its id, "<rig>/<name>"
+--- (gt.layout.id), in the agents, events and operations tables alike.
 local ledger = require("gt.ledger")
 local json = require("gt.json")
 local sys = require("gt.sys")
@@ -106,7 +110,7 @@ local function check(ok, err, code)
   elseif not ok and code == "ENOSPC" then
     err = tostring(err) .. " (free some space on its disk, then run the command again)"
   end
-  return errors.checked("ledger", ok, err, code)
+  return errors.check_doing("ledger", ok, err, code)
 end
 
 --- Returns the first row of a query, or nil; raises a gt error on failure.
@@ -206,9 +210,9 @@ end
 
 -- Agents --------------------------------------------------------------------------------
 
---- Returns the agent `<rig>/<name>` (any state), or nil.
-function store.agent_get(db, rig, name)
-  return agent_row(first_row(db, "SELECT * FROM agents WHERE rig = ? AND name = ?", rig, name))
+--- Returns agent `id` ("<rig>/<name>", any state), or nil.
+function store.agent_get(db, id)
+  return agent_row(first_row(db, "SELECT * FROM agents WHERE id = ?", id))
 end
 
 --- Lists agents: of one rig (or all rigs when rig is nil); live ones unless `all_states`.
@@ -248,7 +252,7 @@ end
 --- live row when the name is taken. A removed or failed identity is reused, keeping its history.
 function store.agent_claim(db, a)
   local now = sys.now_ms()
-  local row = store.agent_get(db, a.rig, a.name)
+  local row = store.agent_get(db, a.id)
   if row and store.LIVE[row.state] then return false, row end
   if row then
     check(db:exec([[UPDATE agents SET state = 'spawning', branch = ?, worktree = ?, issue = ?,
@@ -276,11 +280,11 @@ end
 
 -- Operations (the journal of multi-step commands) ----------------------------------------
 
---- Starts an operation: kind ("add", "remove"), agent id, planned steps, data needed to undo or
---- finish it. Returns the operation id.
-function store.op_begin(db, kind, agent, steps, data)
+--- Starts an operation: kind ("add", "remove", "rig_add"), key (the agent id; the rig name for
+--- rig_add), planned steps, data needed to undo or finish it. Returns the operation id.
+function store.op_begin(db, kind, key, steps, data)
   check(db:exec([[INSERT INTO operations (kind, agent, pid, host, started_at, status,
-    steps_planned, data) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)]], kind, agent, sys.pid(),
+    steps_planned, data) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)]], kind, key, sys.pid(),
     sys.hostname() or "?", sys.now_ms(), json.encode(steps), json.encode(data or {})))
   return db:last_insert_id()
 end
@@ -312,12 +316,13 @@ function store.op_finish(db, id, status)
     sys.now_ms(), id))
 end
 
---- Returns the operations still marked running: on agent `id`, or all of them when nil.
-function store.ops_running(db, agent)
+--- Returns the operations still marked running: on `key` (an agent id, or a rig name for
+--- rig_add), or all of them when nil. Each row's `agent` field is its key.
+function store.ops_running(db, key)
   local list = {}
   local sql = "SELECT * FROM operations WHERE status = 'running'" ..
-    (agent and " AND agent = ?" or "") .. " ORDER BY id"
-  for row in db:rows(sql, agent and { agent } or {}) do
+    (key and " AND agent = ?" or "") .. " ORDER BY id"
+  for row in db:rows(sql, key and { key } or {}) do
     row.steps_planned = decode(row.steps_planned)
     row.steps_done = decode(row.steps_done)
     row.data = decode(row.data)

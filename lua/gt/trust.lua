@@ -44,7 +44,7 @@ local function read_lines(path)
 end
 
 local function write_lines(path, lines)
-  errors.checked("creating " .. path:match("^(.*)/"), fs.mkdir_p(path:match("^(.*)/")))
+  errors.check_doing("creating " .. path:match("^(.*)/"), fs.mkdir_p(path:match("^(.*)/")))
   local tmp = path .. ".tmp"
   local f, err = io.open(tmp, "w")
   if not f then errors.raise("failure", "writing %s: %s", tmp, err) end

@@ -1,0 +1,111 @@
+--- gt.layout: where gt keeps things, and what a polecat is called (docs/design.md §2). Every
+--- path, lock name and ref name of a town is written out here and nowhere else:
+---
+---   <town>/.gt/town.lua            marks the town (its config)
+---   <town>/.gt/ledger.db           the ledger
+---   <town>/.gt/locks/rig-<rig>.lock  held by gt rig add <rig>
+---   <town>/<rig>/.repo.git/        bare clone; origin's branches at refs/remotes/origin/*
+---   <town>/<rig>/.gt/rig.lua       rig config
+---   <town>/<rig>/.gt/locks/        polecat-<name>.lock, git.lock, fetch.lock
+---   <town>/<rig>/polecats/<name>/<rig>/   a polecat's worktree
+---   <town>/<rig>/polecats/.trash-<name>-<stamp>/  a removal under way (gt.reap)
+---   <dir>/.gt/init.lua, <dir>/.gt/lua/   user code of a town or rig (gt.startup)
+---   refs/gt/salvage/<rig>/<name>/<stamp>  work gt saved (gt.salvage)
+---
+--- A polecat is known by its id, "<rig>/<name>": the ledger's key for it (the ledger calls it
+--- an agent) and the key of its journal operations.
+---
+--- Only string functions: gt.locate uses this module before any user code runs, so it loads no
+--- other module and cannot be overridden.
+local layout = {}
+
+-- The town ---------------------------------------------------------------------------------
+
+--- The folder of a town's or rig's own files (config, locks, user code): <dir>/.gt.
+function layout.dotgt(dir) return dir .. "/.gt" end
+
+--- The file that marks a town, and holds its config.
+function layout.town_config(town_root) return town_root .. "/.gt/town.lua" end
+
+--- The town's ledger.
+function layout.ledger(town_root) return town_root .. "/.gt/ledger.db" end
+
+--- The folder of the town's locks.
+function layout.town_locks(town_root) return town_root .. "/.gt/locks" end
+
+--- The lock gt rig add takes for rig `name` (and the recovery of an interrupted one).
+function layout.rig_add_lock(town_root, name) return town_root .. "/.gt/locks/rig-" .. name .. ".lock" end
+
+--- The folder of rig `name` of the town.
+function layout.rig_root(town_root, name) return town_root .. "/" .. name end
+
+-- A rig ------------------------------------------------------------------------------------
+
+--- The file that marks a rig, and holds its config.
+function layout.rig_config(rig_root) return rig_root .. "/.gt/rig.lua" end
+
+--- The rig's bare repository.
+function layout.repo(rig_root) return rig_root .. "/.repo.git" end
+
+--- The folder of the rig's locks.
+function layout.locks(rig_root) return rig_root .. "/.gt/locks" end
+
+--- The file of the rig's lock `lockname` ("git", "fetch", layout.polecat_lock(name)).
+function layout.lock(rig_root, lockname) return rig_root .. "/.gt/locks/" .. lockname .. ".lock" end
+
+--- The name of the lock every command on polecat `name` holds.
+function layout.polecat_lock(name) return "polecat-" .. name end
+
+--- The folder that holds the rig's polecats.
+function layout.polecats(rig_root) return rig_root .. "/polecats" end
+
+--- The folder of polecat `name`: it holds the worktree (and nothing else, unless someone put
+--- files beside it).
+function layout.home(rig_root, name) return rig_root .. "/polecats/" .. name end
+
+--- The worktree of polecat `name` of rig `rig_name`: <rig>/polecats/<name>/<rig>.
+function layout.worktree(rig_root, rig_name, name)
+  return rig_root .. "/polecats/" .. name .. "/" .. rig_name
+end
+
+--- Where a removal moves polecat `name`'s folder before deleting it; `stamp` keeps two apart.
+function layout.trash(rig_root, name, stamp)
+  return ("%s/polecats/.trash-%s-%s"):format(rig_root, name, stamp)
+end
+
+--- True if `entry`, a name in the polecats folder, is a removal's trash folder.
+function layout.is_trash(entry) return entry:match("^%.trash%-") ~= nil end
+
+--- The place trust of a file stands for: a polecat's worktree file <rig>/polecats/<name>/<rig>/<file>
+--- stands for that file in every polecat of the rig (gt.trust).
+function layout.trust_scope(path)
+  local head, tail = path:match("^(.*/polecats/)[^/]+(/[^/]+/.+)$")
+  if head then return head .. "*" .. tail end
+  return path
+end
+
+--- The hook file a project may commit, relative to its worktree (run only if trusted).
+layout.HOOKS_FILE = ".gt/hooks.lua"
+
+--- The init file of a .gt folder (the user's, a town's or a rig's).
+function layout.init_file(dotgt) return dotgt .. "/init.lua" end
+
+--- The module root of a .gt folder: <dotgt>/lua/gt/commands/polecat.lua overrides a built-in.
+function layout.module_root(dotgt) return dotgt .. "/lua" end
+
+-- Names ------------------------------------------------------------------------------------
+
+--- The id of polecat `name` of rig `rig_name`: "<rig>/<name>".
+function layout.id(rig_name, name) return rig_name .. "/" .. name end
+
+--- The rig and polecat names of an id, or nil when `id` is not one.
+function layout.split_id(id)
+  return id:match("^([^/]+)/(.+)$")
+end
+
+--- The folder of the salvages of polecat `name` (a ref prefix, without the trailing slash).
+function layout.salvage_prefix(rig_name, name)
+  return ("refs/gt/salvage/%s/%s"):format(rig_name, name)
+end
+
+return layout
