@@ -72,4 +72,14 @@ function user_code.pat(s)
   return (s:gsub("%p", "%%%0"))
 end
 
+--- What gt hooks list prints for hooks `rows` ({event, where} pairs, in order, none scoped to a
+--- polecat): a table with a header, its columns two spaces apart.
+function user_code.hooks_table(rows)
+  local ew, ww = #"EVENT", #"WHERE"
+  for _, r in ipairs(rows) do ew, ww = math.max(ew, #r[1]), math.max(ww, #r[2]) end
+  local lines = { ("%s  %s  ONLY"):format("EVENT" .. (" "):rep(ew - 5), "WHERE" .. (" "):rep(ww - 5)) }
+  for _, r in ipairs(rows) do lines[#lines + 1] = r[1] .. (" "):rep(ew - #r[1]) .. "  " .. r[2] end
+  return table.concat(lines, "\n") .. "\n"
+end
+
 return user_code

@@ -1,7 +1,10 @@
 --- gt.cli: turns the command table into an argparse parser, parses argv and runs the command.
 local argparse = require("argparse")
+local git = require("gt.git")
+local ledger = require("gt.ledger")
 local errors = require("gt.errors")
 local commands = require("gt.commands")
+local town = require("gt.town")
 
 local cli = {}
 
@@ -126,9 +129,8 @@ function cli.run(argv)
     errors.raise("usage", "%s (see gt help)", result)
   end
   if result.version then
-    local git = require("gt.git")
     io.stdout:write(("gt %s (%s, libgit2 %s, sqlite %s)\n"):format(gt.version, _VERSION,
-      git.libgit2_version(), require("gt.ledger").sqlite_version()))
+      git.libgit2_version(), ledger.sqlite_version()))
     return 0
   end
   local name = selected(result)
@@ -146,7 +148,7 @@ function cli.run(argv)
   local cmd = { name = name, args = result, verbose = result.verbose }
   local needs = spec.needs
   if needs == "town" or needs == "rig" then
-    cmd.town = require("gt.town").find(result.town)
+    cmd.town = town.find(result.town)
     if needs == "rig" then cmd.rig = cmd.town:find_rig(result.rig) end
   end
   local run_ok, status = xpcall(spec.run, errors.handler, cmd)

@@ -121,16 +121,16 @@ function commands.all()
   return list
 end
 
---- Returns the table as it is now, for _restore.
-function commands._snapshot()
+--- The table as it is now, for rollback (gt.usercode).
+function commands.checkpoint()
   commands.load_builtins()
   local snap = { order = { table.unpack(order) }, registry = {} }
   for k, v in pairs(registry) do snap.registry[k] = v end
   return snap
 end
 
---- Puts back a table saved by _snapshot (a broken init file's commands are dropped).
-function commands._restore(snap)
+--- Puts back the table of a checkpoint (a broken user file's commands are dropped).
+function commands.rollback(snap)
   for i = #order, 1, -1 do order[i] = nil end
   for i, n in ipairs(snap.order) do order[i] = n end
   for k in pairs(registry) do registry[k] = nil end

@@ -1,23 +1,77 @@
---- gt.doctor: what is wrong with a town, and what --fix can mend (DESIGN §1.4).
---
--- Each check reports problems { kind, rig, name, message, fixed }; with fix, a check mends what
--- it safely can: it finishes or rolls back interrupted commands (through the same gates as the
--- commands themselves, so nothing unsaved is deleted: a refusal is a problem left open), makes
--- a rig follow origin's renamed default branch, deletes a polecat branch no polecat has (its
--- commits saved first unless a remote has them) and a half-written worktree record with no
--- index (what a git command wrote as gt removed its worktree). A command still running holds
--- its lock and is left alone. A rig that cannot be checked is a problem of its own; the others
--- are still checked.
+--- gt.doctor: what is wrong with a town, and what --fix can mend (docs/design.md §1.4), in the
+--- shape of Neovim's vim.health: checks are functions, each reports what it finds through a
+--- reporter, and a problem may carry the fix for it.
+---
+---   gt.doctor.register("my rig policy", function(report, town)
+---     report:ok("every rig has a README")
+---     report:warn("no-readme", "rig x has no README", { rig = "x" })
+---     report:error("bad", "rig y is wrong", { rig = "y", fix = function() ... return true end })
+---   end)
+---
+--- A problem (warn or error) is { kind, severity, rig, name, path, message, fixed }. With --fix
+--- its fix runs: fix() returns whether it mended it, and optionally the message to say instead;
+--- a fix that raises leaves the problem open, with the error after its message.
+---
+--- The built-in checks: the user code this run loaded (gt.usercode), the ledger, interrupted
+--- rig adds, and each rig: its default branch, interrupted polecat commands (finished or rolled
+--- back through the same gates as the commands themselves, so nothing unsaved is deleted: a
+--- refusal is a problem left open), missing worktrees, untrusted hook files, git records,
+--- branches and folders no polecat owns. A command still running holds its lock and is left
+--- alone. A rig that cannot be checked is a problem of its own; the others are still checked.
 local fs = require("gt.fs")
 local lock = require("gt.lock")
+local sys = require("gt.sys")
 local errors = require("gt.errors")
+local layout = require("gt.layout")
+local branch = require("gt.branch")
 local store = require("gt.store")
 local trust = require("gt.trust")
-local sys = require("gt.sys")
-local branch = require("gt.branch")
+local usercode = require("gt.usercode")
+local rig = require("gt.rig")
 local salvage = require("gt.salvage")
+local journal = require("gt.polecat.journal")
 
 local doctor = {}
+
+local function message_of(e)
+  if errors.is(e) then return e.message end
+  return tostring(e)
+end
+
+-- The reporter -------------------------------------------------------------------------------
+
+local Report = {}
+Report.__index = Report
+
+--- Notes that `message` was checked and found right.
+function Report:ok(message)
+  self.oks[#self.oks + 1] = { section = self.section, message = message }
+end
+
+local function problem(self, severity, kind, message, opts)
+  opts = opts or {}
+  local p = { kind = kind, severity = severity, rig = opts.rig or self.rig, name = opts.name,
+    path = opts.path, message = message, fixed = false }
+  if opts.fix and self.fix then
+    local ok, fixed, said = pcall(opts.fix)
+    if ok then
+      p.fixed = fixed == true
+      p.message = said or message
+    else
+      p.message = message .. ": " .. message_of(fixed)
+    end
+  end
+  self.problems[#self.problems + 1] = p
+  return p
+end
+
+--- Reports something to look at. opts: rig, name (what it is about), path, fix.
+function Report:warn(kind, message, opts) return problem(self, "warn", kind, message, opts) end
+
+--- Reports something wrong. opts: rig, name (what it is about), path, fix.
+function Report:error(kind, message, opts) return problem(self, "error", kind, message, opts) end
+
+-- Helpers ------------------------------------------------------------------------------------
 
 --- Whether a process has a file open under folder `dir` (its top level).
 local function in_use(dir)
@@ -25,11 +79,6 @@ local function in_use(dir)
     if sys.open_by(dir .. "/" .. n) then return true end
   end
   return false
-end
-
-local function message_of(e)
-  if errors.is(e) then return e.message end
-  return tostring(e)
 end
 
 --- Whether the lock at `path` is held by a running command: returns its holder's description
@@ -44,208 +93,257 @@ local function running(path)
   return nil
 end
 
---- Problems of the rig `rig` (an open gt.Rig): interrupted commands, stale default branch,
---- missing worktrees, untrusted hook files, git records and folders no polecat owns.
-function doctor.check_rig(rig, fix, add)
-  local polecat = require("gt.polecat")
-  local db = rig.town:ledger()
+-- The checks of a rig ------------------------------------------------------------------------
 
-  local stale = rig:stale_default()
-  if stale then
-    local fixed = false
-    if fix then
+local function check_default_branch(report, r)
+  local stale = r:stale_default()
+  if not stale then return report:ok("origin has the default branch") end
+  report:error("stale-default", ("origin has no branch %s any more%s: gt rig set-default %s %s"):format(
+    stale.branch, stale.origin_head and (" (its default is now " .. stale.origin_head .. ")") or "",
+    r.name, stale.origin_head or "[BRANCH] (without BRANCH: the one origin's HEAD names)"), { fix = function()
       -- A fetch learns origin's HEAD, and the rig follows it (gt.rig).
-      local ok, head = rig:repo():fetch("origin", { prune = true })
-      if ok then rig:follow_origin_head(head) end
-      if not stale.origin_head then stale = rig:stale_default() or stale end
-      if stale.origin_head and rig:stale_default() then rig:set_default(stale.origin_head) end
-      fixed = rig:stale_default() == nil
-    end
-    add("stale-default", nil, ("origin has no branch %s any more%s: gt rig set-default %s %s"):format(
-      stale.branch, stale.origin_head and (" (its default is now " .. stale.origin_head .. ")") or "",
-      rig.name, stale.origin_head or "[BRANCH] (without BRANCH: the one origin's HEAD names)"), fixed)
-  end
+      local ok, head = r:repo():fetch("origin", { prune = true })
+      if ok then r:follow_origin_head(head) end
+      if not stale.origin_head then stale = r:stale_default() or stale end
+      if stale.origin_head and r:stale_default() then r:set_default(stale.origin_head) end
+      return r:stale_default() == nil
+    end })
+end
 
-  local pending = {} -- trash folders running operations know of
-  local busy = {}    -- polecats with an operation running: their other symptoms are its
-  for _, op in ipairs(store.ops_running(db)) do
-    local name = op.agent:match("^" .. rig.name:gsub("%p", "%%%0") .. "/(.+)$")
-    if name then
+--- Interrupted polecat commands. Returns the polecats with an operation running (their other
+--- symptoms are its) and the trash folders those operations know of.
+local function check_interrupted(report, r)
+  local busy, pending = {}, {}
+  for _, op in ipairs(store.ops_running(r.town:ledger())) do
+    local rig_name, name = layout.split_id(op.agent)
+    if rig_name == r.name then
       busy[name] = true
       if op.data.trash then pending[op.data.trash:match("[^/]+$")] = true end
-      local holder = running(rig.root .. "/.gt/locks/polecat-" .. name .. ".lock")
+      local lockname = layout.polecat_lock(name)
       local what = ("an interrupted %s (pid %d)"):format(op.kind, op.pid)
-      if holder then -- luacheck: ignore 542
-        -- A command at work: not a problem, and not doctor's to touch.
-      elseif fix then
-        local ok, err = pcall(function()
-          local lk <close> = rig:lock("polecat-" .. name, "gt doctor --fix")
-          return polecat.recover(rig, name, {})
-        end)
-        if ok then
-          add("interrupted", name, what .. " was finished", true)
-        else
-          add("interrupted", name, what .. " is unfinished: " .. message_of(err), false)
-        end
-      else
-        add("interrupted", name, what .. " is unfinished (gt doctor --fix ends it)", false)
+      if not running(layout.lock(r.root, lockname)) then -- a command at work is not doctor's
+        report:error("interrupted", what .. " is unfinished (gt doctor --fix ends it)", { name = name,
+          fix = function()
+            local ok, err = pcall(function()
+              local lk <close> = r:lock(lockname, "gt doctor --fix")
+              return journal.recover(r, name, {})
+            end)
+            if ok then return true, what .. " was finished" end
+            return false, what .. " is unfinished: " .. message_of(err)
+          end })
       end
     end
   end
+  return busy, pending
+end
 
+local function check_polecats(report, r, busy)
   local live = {}
-  for _, a in ipairs(store.agents(db, rig.name, false)) do
+  for _, a in ipairs(store.agents(r.town:ledger(), r.name, false)) do
     live[a.name] = a
     if busy[a.name] then -- luacheck: ignore 542
-      -- Its interrupted operation is the problem (reported above).
+      -- Its interrupted operation is the problem (reported already).
     elseif not a.worktree or not fs.stat(a.worktree) then
-      add("missing", a.name, ("its worktree %s is gone (gt polecat remove %s ends it)"):format(
-        a.worktree or "?", a.name))
+      report:error("missing", ("its worktree %s is gone (gt polecat remove %s ends it)"):format(
+        a.worktree or "?", a.name), { name = a.name })
     else
-      local file = a.worktree .. "/" .. trust.HOOKS_FILE
+      local file = a.worktree .. "/" .. layout.HOOKS_FILE
       if fs.lstat(file) then
         local status, real = trust.check(file)
         if not status then
-          add("untrusted", a.name, ("%s cannot be used: %s"):format(file, real))
+          report:warn("untrusted", ("%s cannot be used: %s"):format(file, real), { name = a.name })
         elseif status ~= "trusted" then
-          add("untrusted", a.name, ("%s is %s (read it, then: gt trust %s)"):format(real,
-            status == "changed" and "changed since it was trusted" or "not trusted", real))
+          report:warn("untrusted", ("%s is %s (read it, then: gt trust %s)"):format(real,
+            status == "changed" and "changed since it was trusted" or "not trusted", real), { name = a.name })
         end
       end
     end
   end
-  local repo = rig:repo()
+  return live
+end
+
+local function check_records(report, r, live, busy)
+  local repo = r:repo()
   for _, wt in ipairs(errors.check_doing("listing worktrees", repo:worktrees())) do
     if not live[wt.name] and not busy[wt.name] then
-      local admin = repo:commondir() .. "worktrees/" .. wt.name
-      local fixed = false
+      local admin = layout.worktree_admin(repo:commondir(), wt.name)
+      local fix
       -- A half-written record with no index is git's bookkeeping of a worktree that is gone
       -- (a reflog a git command wrote as gt removed it): nothing of the user's is in it.
-      if fix and wt.broken and not fs.lstat(admin .. "/index") and not in_use(admin) then
-        fixed = fs.remove_tree(admin) == true
+      if wt.broken and not fs.lstat(admin .. "/index") then
+        fix = function() return not in_use(admin) and fs.remove_tree(admin) == true end
       end
-      add("orphan-record", wt.name, ("git has a worktree record %s (%s) that no polecat owns")
-        :format(wt.name, wt.broken and "half-written" or ("at " .. wt.path)), fixed)
+      report:error("orphan-record", ("git has a worktree record %s (%s) that no polecat owns")
+        :format(wt.name, wt.broken and "half-written" or ("at " .. wt.path)), { name = wt.name, fix = fix })
     end
   end
+end
+
+local function check_branches(report, r, live)
+  local repo = r:repo()
   local owned = {}
   for _, a in pairs(live) do if a.branch then owned[a.branch] = true end end
-  for _, op in ipairs(store.ops_running(db)) do
+  for _, op in ipairs(store.ops_running(r.town:ledger())) do
     if op.data.branch then owned[op.data.branch] = true end
   end
   for _, ref in ipairs(errors.check_doing("listing branches", repo:refs("refs/heads/polecat/*"))) do
     local b = ref.name:sub(#"refs/heads/" + 1)
     local name = branch.parse(b)
     if name and not owned[b] then
-      local fixed = false
-      if fix then
-        -- Made (or made again) by a git command after its polecat was removed: its commits are
-        -- kept in a salvage unless a remote has them all.
-        local _, unpushed = repo:commits_not_on(ref.oid, "refs/remotes/*", 1)
-        if unpushed ~= 0 then salvage.keep_commit(rig, name, ref.oid) end
-        fixed = repo:branch_delete(b, { expect = ref.oid }) == true
-      end
-      add("stray-branch", name, ("branch %s belongs to no live polecat%s"):format(b,
-        fixed and "" or " (gt doctor --fix saves its commits and deletes it)"), fixed)
-    end
-  end
-  for _, name in ipairs(fs.dir(rig.root .. "/polecats") or {}) do
-    if name:match("^%.trash%-") then
-      if not pending[name] then
-        add("stray-folder", name, ("%s/polecats/%s is what is left of a removal gt no longer " ..
-          "knows of; look at it, then delete it yourself"):format(rig.root, name))
-      end
-    elseif not live[name] then
-      add("stray-folder", name, ("%s/polecats/%s belongs to no live polecat"):format(rig.root, name))
+      local message = ("branch %s belongs to no live polecat"):format(b)
+      report:error("stray-branch", message .. " (gt doctor --fix saves its commits and deletes it)", {
+        name = name, fix = function()
+          -- Made (or made again) by a git command after its polecat was removed: its commits
+          -- are kept in a salvage unless a remote has them all.
+          local _, unpushed = repo:commits_not_on(ref.oid, "refs/remotes/*", 1)
+          if unpushed ~= 0 then salvage.keep_commit(r, name, ref.oid) end
+          local deleted = repo:branch_delete(b, { expect = ref.oid }) == true
+          return deleted, deleted and message or nil
+        end })
     end
   end
 end
 
---- Problems of the town's rigs as a whole: rig adds that were interrupted, folders that look
---- like rigs but are not registered.
-local function check_rig_adds(town, fix, add)
-  local rig = require("gt.rig")
-  local db = town:ledger()
-  local names = {}
-  for _, op in ipairs(store.ops_running(db)) do
-    if op.kind == "rig_add" then names[op.agent] = op end
-  end
-  for _, n in ipairs(fs.dir(town.root) or {}) do
-    if not names[n] and n:match("^[%w]") and rig.half_made(town, n) then
-      -- No journal says gt made it (a gt from before the journal, a ledger restored from an
-      -- older backup): it is not gt's to delete.
-      add(n)("half-made-rig", nil, ("%s/%s holds a repository but is no rig of the ledger; look " ..
-        "at it, then move it away yourself"):format(town.root, n), false)
+local function check_folders(report, r, live, pending)
+  local dir = layout.polecats(r.root)
+  for _, name in ipairs(fs.dir(dir) or {}) do
+    if layout.is_trash(name) then
+      if not pending[name] then
+        report:warn("stray-folder", ("%s/%s is what is left of a removal gt no longer knows of; " ..
+          "look at it, then delete it yourself"):format(dir, name), { name = name })
+      end
+    elseif not live[name] then
+      report:warn("stray-folder", ("%s/%s belongs to no live polecat"):format(dir, name), { name = name })
     end
   end
-  for name in pairs(names) do
-    local holder = running(town.root .. "/.gt/locks/rig-" .. name .. ".lock")
-    if not holder then
-      local what = ("a rig add that did not finish left %s/%s"):format(town.root, name)
-      if fix then
+end
+
+--- Checks rig `r` (an open gt.Rig) into `report`.
+function doctor.check_rig(report, r)
+  check_default_branch(report, r)
+  local busy, pending = check_interrupted(report, r)
+  local live = check_polecats(report, r, busy)
+  check_records(report, r, live, busy)
+  check_branches(report, r, live)
+  check_folders(report, r, live, pending)
+end
+
+-- The checks of a town -----------------------------------------------------------------------
+
+local function check_user_code(report)
+  for _, p in ipairs(usercode.problems) do
+    report:error(p.kind, p.message, { path = p.path })
+  end
+  if #usercode.problems == 0 then report:ok("user code loaded") end
+end
+
+--- The ledger opens; else the rigs on disk are named (their folders are untouched). Returns
+--- whether it opened.
+local function check_ledger(report, town)
+  local ok, err = pcall(town.ledger, town)
+  if ok then
+    report:ok("the ledger opens")
+    return true
+  end
+  local rigs = {}
+  for _, n in ipairs(fs.dir(town.root) or {}) do
+    if fs.stat(layout.rig_config(layout.rig_root(town.root, n))) then rigs[#rigs + 1] = n end
+  end
+  table.sort(rigs)
+  report:error("ledger", message_of(err) .. (#rigs > 0 and (" (rigs on disk: " ..
+    table.concat(rigs, ", ") .. "; their folders are untouched)") or ""))
+  return false
+end
+
+--- Rig adds that were interrupted, and folders that look like rigs but are not registered.
+local function check_rig_adds(report, town)
+  local adds = {}
+  for _, op in ipairs(store.ops_running(town:ledger())) do
+    if op.kind == "rig_add" then adds[op.agent] = op end
+  end
+  for _, n in ipairs(fs.dir(town.root) or {}) do
+    if not adds[n] and n:match("^[%w]") and rig.half_made(town, n) then
+      -- No journal says gt made it (a gt from before the journal, a ledger restored from an
+      -- older backup): it is not gt's to delete.
+      report:warn("half-made-rig", ("%s/%s holds a repository but is no rig of the ledger; look " ..
+        "at it, then move it away yourself"):format(town.root, n), { rig = n })
+    end
+  end
+  for name in pairs(adds) do
+    if not running(layout.rig_add_lock(town.root, name)) then
+      local what = ("a rig add that did not finish left %s"):format(layout.rig_root(town.root, name))
+      report:error("interrupted", what .. " (gt doctor --fix rolls it back)", { rig = name, fix = function()
         local ok, err = pcall(function()
           local lk <close> = rig.lock(town, name, "gt doctor --fix")
           return rig.recover(town, name)
         end)
-        add(name)("interrupted", nil, what .. (ok and " (rolled back)" or (": " .. message_of(err))), ok)
-      else
-        add(name)("interrupted", nil, what .. " (gt doctor --fix rolls it back)", false)
-      end
+        return ok, what .. (ok and " (rolled back)" or (": " .. message_of(err)))
+      end })
     end
   end
 end
 
---- Checks the town `town` (an open gt.Town; nil when none was found) and the user code this run
---- loaded (`startup_problems`). Returns the problems, and whether the town could be checked.
+--- The rigs to check (opts.rig, or every registered one; a registered rig whose folder is gone
+--- is a problem).
+local function rigs_to_check(report, town, only)
+  if only then return { only } end
+  local list = {}
+  for _, r in ipairs(rig.list(town)) do
+    if r.missing then
+      report:error("missing-rig", ("the folder %s is gone"):format(r.path), { rig = r.name })
+    else
+      list[#list + 1] = r.name
+    end
+  end
+  return list
+end
+
+-- Running ------------------------------------------------------------------------------------
+
+local extra = {}
+
+--- Adds a check of the user's: `fn(report, town)` runs after the built-in ones, whenever a town
+--- was found (an error it raises is a problem of its own).
+function doctor.register(name, fn)
+  if type(name) ~= "string" or type(fn) ~= "function" then
+    error("doctor.register needs a name and a function", 2)
+  end
+  extra[#extra + 1] = { name = name, fn = fn }
+end
+
+--- Runs the checks on the town `town` (an open gt.Town; nil when none was found: only the user
+--- code is checked). opts: fix (mend what can be), rig (check only this rig). Returns the
+--- problems ({kind, severity, rig, name, path, message, fixed}) and what was found right
+--- ({section, message}).
 function doctor.run(town, opts)
   opts = opts or {}
-  local problems = {}
-  local function adder(rig_name)
-    return function(kind, name, message, fixed)
-      problems[#problems + 1] = { kind = kind, rig = rig_name, name = name, message = message,
-        fixed = fixed or false }
-    end
+  local report = setmetatable({ problems = {}, oks = {}, fix = opts.fix == true }, Report)
+  local function section(name, rig_name)
+    report.section, report.rig = name, rig_name
   end
-  for _, p in ipairs(opts.startup_problems or {}) do
-    problems[#problems + 1] = { kind = p.kind, path = p.path, message = p.message, fixed = false }
-  end
-  if not town then return problems end
-  local ok, err = pcall(town.ledger, town)
-  if not ok then
-    local rigs = {}
-    for _, n in ipairs(fs.dir(town.root) or {}) do
-      if fs.stat(town.root .. "/" .. n .. "/.gt/rig.lua") then rigs[#rigs + 1] = n end
-    end
-    table.sort(rigs)
-    adder(nil)("ledger", nil, message_of(err) .. (#rigs > 0 and (" (rigs on disk: " ..
-      table.concat(rigs, ", ") .. "; their folders are untouched)") or ""), false)
-    return problems
-  end
-  local rig = require("gt.rig")
-  check_rig_adds(town, opts.fix, adder)
-  local names = {}
-  if opts.rig then
-    names[1] = opts.rig
-  else
-    for _, r in ipairs(rig.list(town)) do
-      if r.missing then
-        adder(r.name)("missing-rig", nil, ("the folder %s is gone"):format(r.path))
-      else
-        names[#names + 1] = r.name
-      end
-    end
-  end
-  for _, name in ipairs(names) do
-    local add = adder(name)
-    local rok, rerr = pcall(function()
+  section("user code")
+  check_user_code(report)
+  if not town then return report.problems, report.oks end
+  section("ledger")
+  if not check_ledger(report, town) then return report.problems, report.oks end
+  section("rig adds")
+  check_rig_adds(report, town)
+  for _, name in ipairs(rigs_to_check(report, town, opts.rig)) do
+    section("rig " .. name, name)
+    local ok, err = pcall(function()
       local r = rig.open(town, name)
-      local cok, cerr = pcall(doctor.check_rig, r, opts.fix, add)
+      local cok, cerr = pcall(doctor.check_rig, report, r)
       r:close()
       if not cok then error(cerr, 0) end
     end)
-    if not rok then add("broken-rig", nil, ("cannot be checked: %s"):format(message_of(rerr))) end
+    if not ok then report:error("broken-rig", ("cannot be checked: %s"):format(message_of(err))) end
   end
-  return problems
+  for _, check in ipairs(extra) do
+    section(check.name)
+    local ok, err = pcall(check.fn, report, town)
+    if not ok then report:error("check-failed", ("check %s failed: %s"):format(check.name, message_of(err))) end
+  end
+  return report.problems, report.oks
 end
 
 return doctor

@@ -9,6 +9,9 @@
 ---
 --- Without GT_FAULT a point costs a table lookup. Every point is listed in fault.POINTS, so
 --- that the tests can go through all of them.
+local sys = require("gt.sys")
+local errors = require("gt.errors")
+
 local fault = {}
 
 --- Every fault point, in the order a command meets them.
@@ -53,7 +56,6 @@ function fault.point(name)
   if not armed then arm() end
   local action = armed[name]
   if not action then return end
-  local sys = require("gt.sys")
   local signal = os.getenv("GT_FAULT_SIGNAL")
   if signal and signal ~= "" then
     local f = io.open(signal, "w")
@@ -68,7 +70,7 @@ function fault.point(name)
     io.stderr:flush()
     sys.kill(sys.pid(), 9)
   end
-  error(require("gt.errors").new("failure", "injected fault at %s", name), 0)
+  error(errors.new("failure", "injected fault at %s", name), 0)
 end
 
 return fault

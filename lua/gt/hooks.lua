@@ -10,6 +10,7 @@
 --   post_remove  after the removal; an error is reported (exit 1), the removal stands.
 -- Hooks run in registration order. Every error names the event and the file and line of the
 -- hook where it happened.
+local fs = require("gt.fs")
 local errors = require("gt.errors")
 
 local hooks = {}
@@ -19,9 +20,6 @@ local is_event = {}
 for _, e in ipairs(hooks.EVENTS) do is_event[e] = true end
 
 local registered = { pre_spawn = {}, post_spawn = {}, pre_remove = {}, post_remove = {} }
-
--- While a repository's hook file loads, its hooks apply to that polecat only (gt.trust).
-hooks._scope = nil
 
 -- Init files that failed to load: their hooks are missing ({path, message}).
 local missing = {}
@@ -56,8 +54,7 @@ function hooks.on(event, fn)
   local info = debug.getinfo(fn, "S")
   local file = info.source:sub(1, 1) == "@" and info.source:sub(2) or info.short_src
   local list = registered[event]
-  local entry = { fn = fn, file = file, line = info.linedefined, source = info.source,
-    only = hooks._scope }
+  local entry = { fn = fn, file = file, line = info.linedefined, source = info.source }
   list[#list + 1] = entry
   return function()
     for i, e in ipairs(list) do
@@ -102,7 +99,6 @@ function hooks.run(event, ctx, opts)
   opts = opts or {}
   local list = registered[event]
   if #list == 0 then return end
-  local fs = require("gt.fs")
   local back
   if opts.cwd then
     back = fs.cwd()
@@ -136,20 +132,39 @@ function hooks.run(event, ctx, opts)
   if not ok then error(err, 0) end
 end
 
---- Returns the registrations as they are now, for _restore.
-function hooks._snapshot()
+--- The registrations as they are now, for rollback and added_since (gt.usercode).
+function hooks.checkpoint()
   local snap = {}
   for ev, list in pairs(registered) do snap[ev] = { table.unpack(list) } end
   return snap
 end
 
---- Puts back registrations saved by _snapshot (a broken init file's hooks are dropped).
-function hooks._restore(snap)
+--- Puts back the registrations of a checkpoint (a broken user file's hooks are dropped).
+function hooks.rollback(snap)
   for ev, list in pairs(snap) do
     local target = registered[ev]
     for i = #target, 1, -1 do target[i] = nil end
     for i, e in ipairs(list) do target[i] = e end
   end
+end
+
+--- The registrations made since checkpoint `snap`, for restrict.
+function hooks.added_since(snap)
+  local added = {}
+  for ev, list in pairs(registered) do
+    local before = {}
+    for _, e in ipairs(snap[ev]) do before[e] = true end
+    for _, e in ipairs(list) do
+      if not before[e] then added[#added + 1] = e end
+    end
+  end
+  return added
+end
+
+--- Makes the registrations `entries` (from added_since) apply to polecat `id` only: the hooks
+--- of a repository's hook file run for the polecat whose worktree holds it.
+function hooks.restrict(entries, id)
+  for _, e in ipairs(entries) do e.only = id end
 end
 
 return hooks

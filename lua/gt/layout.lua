@@ -68,6 +68,10 @@ function layout.worktree(rig_root, rig_name, name)
   return rig_root .. "/polecats/" .. name .. "/" .. rig_name
 end
 
+--- git's record of worktree `name` (a polecat's) in a repository whose common folder is
+--- `commondir` (with its trailing slash, as git.Repo:commondir() gives it).
+function layout.worktree_admin(commondir, name) return commondir .. "worktrees/" .. name end
+
 --- Where a removal moves polecat `name`'s folder before deleting it; `stamp` keeps two apart.
 function layout.trash(rig_root, name, stamp)
   return ("%s/polecats/.trash-%s-%s"):format(rig_root, name, stamp)

@@ -1,7 +1,9 @@
 --- gt.locate: where a command's things are, found with nothing but stat: the user's folders,
---- the town and the rig. gt.main uses it before any user code runs, to find init files and
---- module overrides, so it loads no other gt module (and cannot itself be overridden).
+--- the town and the rig. gt.startup uses it before any user code runs, to find init files and
+--- module overrides, so it loads no gt module but gt.fs and gt.layout (and cannot itself be
+--- overridden).
 local fs = require("gt.fs")
+local layout = require("gt.layout")
 
 local locate = {}
 
@@ -23,7 +25,7 @@ end
 
 --- True if `dir` is a town (it holds .gt/town.lua).
 function locate.is_town(dir)
-  local st = fs.stat(dir .. "/.gt/town.lua")
+  local st = fs.stat(layout.town_config(dir))
   return st ~= nil and st.type == "file"
 end
 
@@ -61,7 +63,7 @@ function locate.rig_of_path(town_root, path)
   if path:sub(1, #town_root + 1) == town_root .. "/" then rel = path:sub(#town_root + 2) end
   if not rel or rel == "" then return nil end
   local first = rel:match("^[^/]+")
-  local st = fs.stat(town_root .. "/" .. first .. "/.gt/rig.lua")
+  local st = fs.stat(layout.rig_config(layout.rig_root(town_root, first)))
   if st and st.type == "file" then return first end
   return nil
 end

@@ -1,5 +1,7 @@
 --- gt.luafile: configuration files that are Lua tables (`return { ... }`), read in text mode
 --- with an empty environment, and written back in a stable, readable form.
+local errors = require("gt.errors")
+
 local luafile = {}
 
 --- Reads the table returned by the Lua file at `path`: table | nil, err.
@@ -8,7 +10,6 @@ function luafile.read(path)
   if not f then return nil, err end
   local src = f:read("a")
   f:close()
-  local errors = require("gt.errors")
   local chunk, perr = load(src, "@" .. path, "t", {})
   if not chunk then return nil, errors.full_path(perr, path) end
   local ok, value = pcall(chunk)

@@ -1,4 +1,4 @@
---- gt.names: what a polecat, rig or issue name may be (DESIGN §2).
+--- gt.names: what a polecat, rig or issue name may be (docs/design.md §2.5).
 --
 -- A name becomes a folder, a git ref component and a worktree record, so it is checked before
 -- anything is touched: ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$, no "..", and not ending in "." or

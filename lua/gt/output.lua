@@ -5,6 +5,8 @@
 -- stderr, so stdout stays parseable.
 local sys = require("gt.sys")
 
+-- gt.json is required where it is used: gt.output loads before the user's module overrides are
+-- in place (gt.startup), and gt.json is one a user may override.
 local output = {}
 
 local function color_enabled(stream)
@@ -85,26 +87,15 @@ function output.table(columns, rows)
     end
     cells[r] = line
   end
-  local render
-  if wide then
-    render = function(line)
-      local parts = {}
-      for i = 1, ncol - 1 do
-        parts[i] = line[i] .. string.rep(" ", widths[i] - (utf8.len(line[i]) or #line[i]))
-      end
-      parts[ncol] = line[ncol]
-      return (table.concat(parts, "  "):gsub("%s+$", ""))
+  -- Padded by hand: string.format refuses widths of three digits ("%-108s").
+  local function render(line)
+    local parts = {}
+    for i = 1, ncol - 1 do
+      local w = wide and (utf8.len(line[i]) or #line[i]) or #line[i]
+      parts[i] = line[i] .. string.rep(" ", widths[i] - w)
     end
-  else
-    local spec = {}
-    for i = 1, ncol - 1 do spec[i] = "%-" .. widths[i] .. "s" end
-    spec[ncol] = "%s"
-    local fmt = table.concat(spec, "  ")
-    render = function(line)
-      local s = fmt:format(table.unpack(line, 1, ncol))
-      if s:byte(-1) == 32 then s = s:gsub("%s+$", "") end
-      return s
-    end
+    parts[ncol] = line[ncol]
+    return (table.concat(parts, "  "):gsub("%s+$", ""))
   end
   local lines = { output.color("bold", render(titles)) }
   for r = 1, #cells do lines[r + 1] = render(cells[r]) end
@@ -116,6 +107,41 @@ function output.print_table(columns, rows)
   local lines = output.table(columns, rows)
   lines[#lines + 1] = ""
   io.stdout:write(table.concat(lines, "\n"))
+end
+
+--- Prints a listing, the one way every list command and REPL helper shows rows: with
+--- opts.json, `rows` as a JSON array; with no rows, opts.none ("no polecats"); else a table of
+--- opts.columns ({key, title} pairs, as output.table), whose cells come from opts.cells(row)
+--- (default: the row itself).
+---@param rows table[]
+---@param opts {json: boolean?, none: string, columns: table, cells: (fun(row: table): table)?}
+function output.listing(rows, opts)
+  if opts.json then
+    output.json(require("gt.json").array(rows))
+  elseif #rows == 0 then
+    output.say("%s", opts.none)
+  else
+    local cells = rows
+    if opts.cells then
+      cells = {}
+      for i, row in ipairs(rows) do cells[i] = opts.cells(row) end
+    end
+    output.print_table(opts.columns, cells)
+  end
+end
+
+--- The columns of a listing of ledger events (output.event_cells).
+output.EVENT_COLUMNS = { { "at", "AT" }, { "kind", "EVENT" }, { "data", "DATA" } }
+
+--- The cells of a ledger event { at, kind, data } for a listing: its time, kind, and the plain
+--- fields of its data as sorted key=value words.
+function output.event_cells(e)
+  local data = {}
+  for k, v in pairs(e.data or {}) do
+    if type(v) ~= "table" then data[#data + 1] = k .. "=" .. tostring(v) end
+  end
+  table.sort(data)
+  return { at = os.date("%Y-%m-%d %H:%M:%S", e.at // 1000), kind = e.kind, data = table.concat(data, " ") }
 end
 
 --- Describes a duration in milliseconds briefly: "42s", "5m", "3h", "2d".

@@ -1,312 +1,46 @@
---- gt.polecat: the lifecycle of polecats (DESIGN §4, docs/design-notes.md).
+--- gt.polecat: the lifecycle of polecats (docs/design.md §4, docs/design-notes.md).
 --
 -- add:    validate the name → per-name lock → finish or roll back what a killed command left →
 --         refuse if a live polecat has the name → record the intent (`spawning`, and an
---         operation in the journal) → the spawn steps below → `working`.
+--         operation in the journal) → the spawn steps (gt.polecat.spawn) → `working`.
 -- remove: per-name locks → classify what would be lost → pre_remove hooks → refuse, or save
 --         it (unless --discard) → journal → gt.reap takes it apart (folder, git's record,
 --         branch), proving first that nothing unsaved goes → `removed` → post_remove hooks.
 --
--- The spawn steps are data: {name, run = fn(ctx), undo = fn(ctx)}. run may return facts to
--- keep in the journal. What the built-in steps make (branch, folder, worktree) is taken apart
--- by gt.reap, through the same safety gate as a remove, whether the add fails in-process or was
--- killed; a step a user adds may bring an undo of its own, run newest first before that.
+-- Whatever a killed command left is finished or undone by gt.polecat.journal first.
 local fs = require("gt.fs")
 local sys = require("gt.sys")
 local errors = require("gt.errors")
 local names = require("gt.names")
-local branch = require("gt.branch")
+local layout = require("gt.layout")
 local output = require("gt.output")
 local store = require("gt.store")
 local hooks = require("gt.hooks")
+local usercode = require("gt.usercode")
 local safety = require("gt.safety")
 local salvage = require("gt.salvage")
 local reap = require("gt.reap")
 local fault = require("gt.fault")
-local layout = require("gt.layout")
+local spawn = require("gt.polecat.spawn")
+local journal = require("gt.polecat.journal")
 
 local polecat = {}
 
-local check, check_doing = errors.check, errors.check_doing
+--- The steps of a spawn, in order (gt.polecat.spawn): a user may add steps of their own.
+polecat.spawn_steps = spawn.steps
 
---- Reason recorded in git's worktree lock while a polecat works: an outside
---- `git worktree prune` cannot reap it.
-function polecat.lock_reason(rig, name)
-  return ("gt: %s/%s"):format(rig.name, name)
-end
+--- Finishes what a killed command left on polecat `name` of `rig` (gt.polecat.journal.recover).
+polecat.recover = journal.recover
 
---- The facts of one spawn, all decided before anything is touched, so that the journal can
---- undo it later from them alone.
-local function spawn_context(rig, name, issue, ms)
-  return {
-    rig = rig,
-    name = name,
-    issue = issue,
-    id = rig.name .. "/" .. name,
-    branch = branch.format(name, issue, ms),
-    home = rig:home(name),
-    path = rig:worktree_path(name),
-  }
-end
-
-local function worktree_record(repo, name)
-  for _, wt in ipairs(check(repo:worktrees())) do
-    if wt.name == name then return wt end
+--- Returns the ledger row of live polecat `name` of `rig`; raises a gt error (exit 4) when
+--- there is none.
+function polecat.get(rig, name)
+  names.check(name, "polecat name")
+  local agent = store.agent_get(rig.town:ledger(), layout.id(rig.name, name))
+  if not agent or not store.LIVE[agent.state] then
+    errors.raise("notfound", "no polecat %s in rig %s", name, rig.name)
   end
-  return nil
-end
-
-polecat.spawn_steps = {
-  {
-    name = "fetch",
-    run = function(ctx)
-      if ctx.fetch then ctx.rig:fetch("gt polecat add " .. ctx.name) end
-    end,
-  },
-  {
-    name = "branch",
-    run = function(ctx)
-      local repo = ctx.rig:repo()
-      local start_ref = ctx.start_ref or ctx.rig:start_ref()
-      ctx.start = repo:resolve(start_ref)
-      if not ctx.start and start_ref == ctx.rig:start_ref() then
-        errors.raise("failure", "%s not found in %s/.repo.git (is origin's %s branch gone? " ..
-          "gt rig set-default %s follows origin's new default)", start_ref, ctx.rig.root,
-          ctx.rig.config.default_branch, ctx.rig.name)
-      elseif not ctx.start then
-        errors.raise("failure", "%s not found in %s/.repo.git", start_ref, ctx.rig.root)
-      end
-      check_doing("creating branch " .. ctx.branch, repo:branch_create(ctx.branch, ctx.start))
-      return { start = ctx.start } -- the journal's proof of what the branch holds
-    end,
-  },
-  {
-    name = "folder",
-    run = function(ctx)
-      check(fs.mkdir_p(ctx.rig.root .. "/polecats"))
-      check_doing("creating " .. ctx.home, fs.mkdir(ctx.home))
-    end,
-  },
-  {
-    name = "worktree",
-    run = function(ctx)
-      -- Only git's metadata is written under the rig lock; the checkout comes next, outside it.
-      local lk <close> = ctx.rig:lock("git", "gt polecat add " .. ctx.name)
-      check_doing("adding worktree " .. ctx.path, ctx.rig:repo():worktree_add(ctx.name, ctx.path,
-        ctx.branch, { lock = polecat.lock_reason(ctx.rig, ctx.name), checkout = false }))
-    end,
-  },
-  {
-    name = "checkout",
-    run = function(ctx)
-      local git = require("gt.git")
-      local filters = require("gt.filters")
-      local needs = filters.needed(ctx.rig:repo(), ctx.start, ctx.rig.town:ledger())
-      local w <close> = check_doing("opening worktree", git.open(ctx.path))
-      check_doing("checking out " .. ctx.branch,
-        w:checkout_head({ force = true, disable_filters = not needs }))
-    end,
-  },
-  {
-    -- A .gt/hooks.lua the project commits runs only if the user trusts it (gt.trust).
-    name = "repo_hooks",
-    run = function(ctx)
-      require("gt.trust").load_repo_hooks(ctx.path, ctx.id)
-    end,
-  },
-  {
-    name = "working",
-    run = function(ctx)
-      local db = ctx.rig.town:ledger()
-      store.tx(db, function()
-        store.agent_set_state(db, ctx.id, "working", "spawned",
-          { branch = ctx.branch, worktree = ctx.path, start = ctx.start })
-      end)
-    end,
-  },
-  {
-    name = "post_spawn",
-    run = function(ctx)
-      hooks.run("post_spawn", polecat.hook_context(ctx), { cwd = ctx.path, scope = ctx.id })
-    end,
-  },
-}
-
---- The table hooks receive for a spawn: rig, name, path (the worktree), branch, issue, start
---- (the revision it starts from; a pre_spawn hook may change it), start_commit (its id, from
---- post_spawn on), town and rig_root (folders).
-function polecat.hook_context(ctx)
-  return { rig = ctx.rig.name, name = ctx.name, path = ctx.path, branch = ctx.branch,
-    issue = ctx.issue, start = ctx.start_ref or ctx.rig:start_ref(), start_commit = ctx.start,
-    town = ctx.rig.town.root, rig_root = ctx.rig.root }
-end
-
-local function step_names(steps)
-  local list = {}
-  for i, s in ipairs(steps) do list[i] = s.name end
-  return list
-end
-
---- Runs the undo functions of the steps named in `done` that have one (steps users add; the
---- built-in ones are taken apart by gt.reap), newest first. Returns the errors as messages.
-local function undo_steps(ctx, done)
-  local problems = {}
-  local by_name = {}
-  for _, s in ipairs(polecat.spawn_steps) do by_name[s.name] = s end
-  for i = #done, 1, -1 do
-    local step = by_name[done[i]]
-    if step and step.undo then
-      local ok, err = pcall(step.undo, ctx)
-      if not ok then problems[#problems + 1] = ("%s: %s"):format(step.name, tostring(err)) end
-    end
-  end
-  return problems
-end
-
---- The facts gt.reap needs to take apart what an add made, from its journal data: the branch
---- was made at the start commit, so what is in the start commit's tree is saved (on origin).
---- Once a rollback began, the journal holds gt.reap's own facts.
-local function add_facts(rig, name, data)
-  if data.covered then -- a rollback began: its facts, as it kept them in the journal
-    data.id, data.name, data.delete_branch = rig.name .. "/" .. name, name, true
-    return data
-  end
-  local repo = rig:repo()
-  local start = data.start
-  if not start and data.branch then start = repo:branch_lookup(data.branch) end
-  local covered = {}
-  if start then covered[1] = repo:tree_of(start) end
-  return { id = rig.name .. "/" .. name, name = name, home = data.home, trash = data.trash,
-    path = data.path, branch = data.branch, tip = start, head = start, covered = covered,
-    delete_branch = true }
-end
-
---- A function that keeps `facts` in the data of journal operation `op`.
-local function persister(db, op)
-  return function(facts)
-    store.tx(db, function() store.op_update(db, op, facts) end)
-  end
-end
-
---- How to get back the work saved in a salvage.
-function polecat.restore_hint(rig, ref)
-  return ("git -C %s/.repo.git worktree add <folder> %s"):format(rig.root, ref)
-end
-
-local function note_salvages(rig, name, salvages)
-  for _, saved in ipairs(salvages or {}) do
-    output.note("gt: the unsaved work of %s was saved to %s; get it back with: %s", name, saved.ref,
-      polecat.restore_hint(rig, saved.ref))
-  end
-end
-
---- Finishes or rolls back an add that a killed command left (journal operation `op`). Rolling
---- it back goes through the safety gate: when its folder or branch holds work, an add whose
---- checkout had finished is finished instead (the polecat stays, `working`); otherwise
---- opts.force saves the work and rolls back, opts.discard (with force) drops it, and without
---- them this refuses (exit 3), changing nothing. Returns "rolled_back" or "finished", and the
---- salvages made.
-local function recover_add(rig, name, op, opts)
-  fault.point("recover.add")
-  local db = rig.town:ledger()
-  local id = rig.name .. "/" .. name
-  local facts = add_facts(rig, name, op.data)
-  -- A step may have started without being recorded as done: undo every planned one.
-  local problems = undo_steps({ rig = rig, name = name, id = id, branch = facts.branch,
-    home = facts.home, path = op.data.path }, op.steps_planned)
-  if #problems > 0 then
-    errors.raise("failure", "polecat %s: rolling back an interrupted add failed: %s", name,
-      table.concat(problems, "; "))
-  end
-  local lost = opts.discard and {} or reap.inspect(rig, facts)
-  local checked_out = false
-  for _, s in ipairs(op.steps_done) do checked_out = checked_out or s == "checkout" end
-  -- A rollback that had begun (the folder moved aside) is carried on, saving what it holds.
-  local rolling_back = facts.trash ~= nil and fs.lstat(facts.trash) ~= nil
-  if #lost > 0 and checked_out and not rolling_back then
-    store.tx(db, function()
-      store.agent_set_state(db, id, "working", "recovered", { operation = op.id, pid = op.pid,
-        action = "finished interrupted add: its folder holds work", holds = lost })
-      store.op_finish(db, op.id, "done")
-    end)
-    output.note("gt: finished an interrupted add of %s (pid %d): its folder holds work, so it " ..
-      "was kept (%s)", name, op.pid, table.concat(lost, "; "))
-    return "finished", {}
-  end
-  if #lost > 0 and not opts.force and not rolling_back then
-    errors.raise("refused", "polecat %s: an add that was interrupted (pid %d) before its checkout " ..
-      "finished left work in its folder:\n  %s\nnothing was changed; gt polecat remove --force %s " ..
-      "saves it and removes the polecat", name, op.pid, table.concat(lost, "\n  "), name)
-  end
-  facts.discard = opts.discard and opts.force
-  local result = reap.run(rig, facts, "salvage", persister(db, op.id))
-  store.tx(db, function()
-    store.agent_set_state(db, id, "failed", "recovered", { operation = op.id, pid = op.pid,
-      action = "rolled back interrupted add", salvage = facts.salvage })
-    store.op_finish(db, op.id, "rolled_back")
-  end)
-  output.note("gt: rolled back an interrupted add of %s (pid %d)", name, op.pid)
-  note_salvages(rig, name, result.salvages)
-  return "rolled_back", result.salvages
-end
-
---- Finishes a remove that a killed command left (journal operation `op`): gt.reap proves again
---- what the folder holds now, saving what appeared since (unless the remove was --discard).
-local function recover_remove(rig, name, op)
-  fault.point("recover.remove")
-  local db = rig.town:ledger()
-  local id = rig.name .. "/" .. name
-  local facts = op.data
-  facts.id, facts.name = id, name
-  facts.covered = facts.covered or {}
-  local result = reap.run(rig, facts, facts.discard and "refuse" or "salvage", persister(db, op.id))
-  store.tx(db, function()
-    store.agent_set_state(db, id, "removed", "recovered",
-      { operation = op.id, pid = op.pid, action = "finished interrupted remove", salvage = facts.salvage })
-    store.op_finish(db, op.id, "done")
-  end)
-  output.note("gt: finished an interrupted remove of %s (pid %d)", name, op.pid)
-  note_salvages(rig, name, result.salvages)
-  return result.salvages
-end
-
---- Finishes what a killed command left on polecat `name` of `rig`: an add is rolled back (or
---- finished, see recover_add), a remove is carried to its end. The caller holds the polecat's
---- lock, which the killed command held for all of its operation: so whatever host or pid the
---- journal names, its operation is abandoned. opts: force, discard (as for remove). Returns
---- { add = "rolled_back"|"finished", remove = true, salvages = {...} } for what it did.
-function polecat.recover(rig, name, opts)
-  opts = opts or {}
-  local recovered = { salvages = {} }
-  local db = rig.town:ledger()
-  for _, op in ipairs(store.ops_running(db, rig.name .. "/" .. name)) do
-    local salvages
-    if op.kind == "add" then
-      recovered.add, salvages = recover_add(rig, name, op, opts)
-    elseif op.kind == "remove" then
-      salvages = recover_remove(rig, name, op)
-      recovered.remove = true
-    end
-    for _, s in ipairs(salvages or {}) do recovered.salvages[#recovered.salvages + 1] = s end
-  end
-  return recovered
-end
-
---- Takes apart, in-process, what a failed add made (the journal's facts): work found in it
---- (a file a post_spawn hook or the user wrote) is saved first. Returns the problems met (the
---- operation stays running when there are any, for the next command or gt doctor --fix).
-local function roll_back(ctx, op, done)
-  local db = ctx.rig.town:ledger()
-  local problems = undo_steps(ctx, done)
-  local facts = add_facts(ctx.rig, ctx.name, { branch = ctx.branch, home = ctx.home, path = ctx.path,
-    start = ctx.start })
-  local ok, result = xpcall(reap.run, errors.handler, ctx.rig, facts, "salvage", persister(db, op))
-  if not ok then
-    problems[#problems + 1] = tostring(errors.is(result) and result.message or result)
-  else
-    note_salvages(ctx.rig, ctx.name, result.salvages)
-  end
-  return problems, ok
+  return agent
 end
 
 --- Spawns polecat `name` in `rig`. opts: issue (id), fetch (default: the rig's
@@ -318,10 +52,10 @@ function polecat.add(rig, name, opts)
   if opts.issue then names.check(opts.issue, "issue id") end
   hooks.check_loaded()
   local db = rig.town:ledger()
-  local lk <close> = rig:lock("polecat-" .. name, "gt polecat add " .. name)
-  polecat.recover(rig, name)
+  local lk <close> = rig:lock(layout.polecat_lock(name), "gt polecat add " .. name)
+  journal.recover(rig, name)
 
-  local ctx = spawn_context(rig, name, opts.issue, sys.now_ms())
+  local ctx = spawn.context(rig, name, opts.issue, sys.now_ms())
   ctx.start_ref = opts.start_ref
   if opts.fetch == nil then ctx.fetch = rig:option("fetch_on_spawn") else ctx.fetch = opts.fetch end
 
@@ -335,7 +69,7 @@ function polecat.add(rig, name, opts)
   if fs.lstat(ctx.home) then
     errors.raise("failure", "%s exists but no live polecat %s does; move it away first", ctx.home, name)
   end
-  local record = worktree_record(repo, name)
+  local record = spawn.worktree_record(repo, name)
   if record and record.broken then
     errors.raise("failure", "git has a worktree record named %s that it cannot read (%sworktrees/%s); " ..
       "move it away first", name, repo:commondir(), name)
@@ -343,7 +77,7 @@ function polecat.add(rig, name, opts)
     errors.raise("failure", "git already has a worktree named %s (at %s); remove it first", name,
       record.path)
   end
-  local pre = polecat.hook_context(ctx)
+  local pre = spawn.hook_context(ctx)
   local proposed = pre.start
   -- Named like a post_spawn error ("a: pre_spawn hook (file:line): ...").
   local pre_ok, pre_err = xpcall(hooks.run, errors.handler, "pre_spawn", pre)
@@ -355,7 +89,7 @@ function polecat.add(rig, name, opts)
   -- renamed its default branch, which the fetch follows).
   if pre.start ~= proposed then ctx.start_ref = pre.start end
 
-  local plan = step_names(polecat.spawn_steps)
+  local plan = spawn.step_names(polecat.spawn_steps)
   local op
   store.tx(db, function()
     local claimed, live = store.agent_claim(db, { id = ctx.id, rig = rig.name, name = name,
@@ -379,7 +113,7 @@ function polecat.add(rig, name, opts)
       -- The failing step may have done part of its work (a branch made, then an error): undo
       -- it too, as recover() does.
       if done[#done] ~= step.name then done[#done + 1] = step.name end
-      local problems, rolled_back = roll_back(ctx, op, done)
+      local problems, rolled_back = journal.roll_back(ctx, op, done)
       store.tx(db, function()
         if rolled_back then
           store.agent_set_state(db, ctx.id, "failed", "failed",
@@ -425,8 +159,8 @@ local function plan_remove(rig, list, locks, opts)
   local cwd = fs.cwd()
   cwd = cwd and fs.realpath(cwd) or cwd
   for _, name in ipairs(list) do
-    locks[#locks + 1] = rig:lock("polecat-" .. name, "gt polecat remove " .. name)
-    local recovered = polecat.recover(rig, name, { force = opts.force, discard = opts.discard })
+    locks[#locks + 1] = rig:lock(layout.polecat_lock(name), "gt polecat remove " .. name)
+    local recovered = journal.recover(rig, name, { force = opts.force, discard = opts.discard })
     local agent = store.agent_get(db, layout.id(rig.name, name))
     if (recovered.remove or recovered.add == "rolled_back") and agent and not store.LIVE[agent.state] then
       -- The killed command was removing it, or adding it, and now it is gone: that is the
@@ -435,7 +169,7 @@ local function plan_remove(rig, list, locks, opts)
         salvage = recovered.salvages[#recovered.salvages] }
     else
       agent = polecat.get(rig, name)
-      local home = rig:home(name)
+      local home = layout.home(rig.root, name)
       if cwd and inside(cwd, home) then
         errors.raise("failure", "polecat %s: the current directory is inside its worktree; cd out of %s first",
           name, home)
@@ -480,12 +214,12 @@ function polecat.describe_plan(rig, entry, opts)
   if not entry.report.safe and opts.discard then
     steps[#steps + 1] = "discard unsaved work (--discard)"
   elseif saves(entry, opts) then
-    steps[#steps + 1] = ("save unsaved work under refs/gt/salvage/%s/%s/<stamp>"):format(rig.name, entry.name)
+    steps[#steps + 1] = "save unsaved work under " .. layout.salvage_prefix(rig.name, entry.name) .. "/<stamp>"
   end
   steps[#steps + 1] = "delete " .. entry.home
   steps[#steps + 1] = "prune git's worktree record " .. entry.name
   if entry.agent.branch then steps[#steps + 1] = "delete branch " .. entry.agent.branch end
-  steps[#steps + 1] = "mark " .. rig.name .. "/" .. entry.name .. " removed in the ledger"
+  steps[#steps + 1] = "mark " .. layout.id(rig.name, entry.name) .. " removed in the ledger"
   return steps
 end
 
@@ -547,7 +281,7 @@ local function remove_one(rig, entry, opts)
   -- A plain remove found it safe: anything found now appeared since, and the folder is put
   -- back. A --force remove saves that too.
   local policy = opts.force and "salvage" or "restore"
-  local ok, result = xpcall(reap.run, errors.handler, rig, facts, policy, persister(db, op))
+  local ok, result = xpcall(reap.run, errors.handler, rig, facts, policy, journal.persister(db, op))
   if not ok then
     if errors.is(result) and result.restored then
       -- Nothing was deleted: the polecat is as it was.
@@ -596,7 +330,7 @@ function polecat.remove(rig, list, opts)
 
   for _, entry in ipairs(plan) do
     if not entry.report.worktree_missing then
-      require("gt.trust").load_repo_hooks(entry.agent.worktree, entry.agent.id)
+      usercode.load_repo_hooks(entry.agent.worktree, entry.agent.id)
     end
     -- Named, as several polecats may be removed at once ("a: pre_remove hook (file:line): ...").
     local ok, err = xpcall(hooks.run, errors.handler, "pre_remove", remove_context(rig, entry, opts),
@@ -644,17 +378,6 @@ function polecat.remove(rig, list, opts)
   return results
 end
 
---- Returns the ledger row of live polecat `name` of `rig`; raises a gt error (exit 4) when
---- there is none.
-function polecat.get(rig, name)
-  names.check(name, "polecat name")
-  local agent = store.agent_get(rig.town:ledger(), layout.id(rig.name, name))
-  if not agent or not store.LIVE[agent.state] then
-    errors.raise("notfound", "no polecat %s in rig %s", name, rig.name)
-  end
-  return agent
-end
-
 -- List ---------------------------------------------------------------------------------------
 
 --- Lists live polecats of `rig` (or of every rig of `town` when rig is nil), from the ledger
@@ -673,7 +396,7 @@ end
 --- Returns the history of polecat `name` of `rig`: its events, oldest first.
 function polecat.history(rig, name, limit)
   names.check(name, "polecat name")
-  return store.events(rig.town:ledger(), rig.name .. "/" .. name, limit)
+  return store.events(rig.town:ledger(), layout.id(rig.name, name), limit)
 end
 
 return polecat

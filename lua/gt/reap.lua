@@ -31,6 +31,7 @@ local snapshot = require("gt.snapshot")
 local salvage = require("gt.salvage")
 local safety = require("gt.safety")
 local fault = require("gt.fault")
+local layout = require("gt.layout")
 
 local reap = {}
 
@@ -39,7 +40,7 @@ local check_doing = errors.check_doing
 --- A new name for polecat `name`'s folder while it is taken apart; it cannot be a polecat's
 --- (names start with a letter or digit).
 function reap.trash_path(rig, name)
-  return ("%s/polecats/.trash-%s-%s"):format(rig.root, name, branch.base36(sys.now_ms()))
+  return layout.trash(rig.root, name, branch.base36(sys.now_ms()))
 end
 
 --- The paths of tree `tree` that are in none of the trees `covered` (added or changed there;
@@ -173,7 +174,7 @@ end
 --- repositories of its submodules, checked out or not), each proven to hold nothing its
 --- remotes lack, unless `proven` (a set of git folders) has it. Raises a refusal otherwise.
 local function prove_modules(rig, name, proven)
-  for _, m in ipairs(safety.module_gitdirs(rig:repo():commondir() .. "worktrees/" .. name)) do
+  for _, m in ipairs(safety.module_gitdirs(layout.worktree_admin(rig:repo():commondir(), name))) do
     if not proven[fs.realpath(m.gitdir) or m.gitdir] then
       local r <close> = check_doing("opening " .. m.gitdir, git.open(m.gitdir, { bare = true }))
       local held = {}
@@ -356,7 +357,7 @@ function reap.prune_record(repo, name)
   for _, wt in ipairs(errors.check(repo:worktrees())) do
     if wt.name == name and wt.broken then
       -- Half-written by a killed add; its index, if any, was proven saved with the folder.
-      local admin = repo:commondir() .. "worktrees/" .. name
+      local admin = layout.worktree_admin(repo:commondir(), name)
       check_doing("removing " .. admin, fs.remove_tree(admin))
       return true
     elseif wt.name == name then

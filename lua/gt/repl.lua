@@ -3,7 +3,12 @@
 --- continues on the next line, an error is printed and the session goes on. Line editing,
 --- history and Tab completion come from gt.readline; without a terminal, statements are read
 --- from stdin with no prompts, and the exit status is 1 if any failed.
+local fs = require("gt.fs")
+local sys = require("gt.sys")
 local errors = require("gt.errors")
+local locate = require("gt.locate")
+local readline = require("gt.readline")
+local helpers = require("gt.repl_helpers")
 
 local repl = {}
 
@@ -178,7 +183,6 @@ end
 
 --- Makes the environment statements run in: `gt`, `town`, `rig`, the helpers, and _G behind.
 function repl.environment(town, rig)
-  local helpers = require("gt.repl_helpers")
   local env = setmetatable({ gt = gt, town = town, rig = rig }, { __index = _G })
   for name, h in pairs(helpers.make(town, rig)) do env[name] = h.fn end
   return env
@@ -199,7 +203,7 @@ end
 local function dot_command(line, out, town, rig)
   local cmd = line:match("^%s*%.(%a+)%s*$")
   if cmd == "help" then
-    out(require("gt.repl_helpers").help(town, rig))
+    out(helpers.help(town, rig))
     return true
   elseif cmd == "exit" or cmd == "quit" then
     return true, true
@@ -212,16 +216,13 @@ end
 --- or nil, for scripts; default: the terminal when stdin is one, else stdin), interactive.
 --- Returns the exit status: 1 if any statement failed, else 0.
 function repl.run(opts)
-  local sys = require("gt.sys")
   local town, rig = opts.town, opts.rig
   local env = repl.environment(town, rig)
   local interactive = opts.interactive
   if interactive == nil then interactive = sys.isatty("stdin") and sys.isatty("stdout") end
-  local readline, history
+  local history
   if interactive then
-    readline = require("gt.readline")
-    history = require("gt.locate").state_home() .. "/gt/history"
-    local fs = require("gt.fs")
+    history = locate.state_home() .. "/gt/history"
     fs.mkdir_p(history:match("^(.*)/"))
     if not fs.stat(history) then
       local f = io.open(history, "a")

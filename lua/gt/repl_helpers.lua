@@ -2,6 +2,12 @@
 --- table for people and returns its data, so that it can be inspected further.
 local output = require("gt.output")
 local errors = require("gt.errors")
+local json = require("gt.json")
+local proc = require("gt.proc")
+local store = require("gt.store")
+local safety = require("gt.safety")
+local commands = require("gt.commands")
+local polecat = require("gt.polecat")
 
 local helpers = {}
 
@@ -18,13 +24,6 @@ local function shown(list, what)
   end })
 end
 
-local function print_rows(columns, rows)
-  if #rows == 0 then
-    io.stdout:write("(none)\n")
-  else
-    output.print_table(columns, rows)
-  end
-end
 
 --- The helpers for a session on `town` and `rig`: name -> { fn, usage, summary }.
 function helpers.make(town, rig)
@@ -35,7 +34,6 @@ function helpers.make(town, rig)
     summary = "the rig's polecats with their safety state (what removing each would lose)",
     fn = function()
       local r = need_rig(rig)
-      local safety, store = require("gt.safety"), require("gt.store")
       local rows = {}
       for _, agent in ipairs(store.agents(town:ledger(), r.name, false)) do
         local report = safety.classify(r, agent)
@@ -46,8 +44,8 @@ function helpers.make(town, rig)
           branch = agent.branch, issue = agent.issue or "", safe = report.safe,
           safety = report.safe and "safe" or table.concat(lost, ", "), report = report }
       end
-      print_rows({ { "name", "NAME" }, { "state", "STATE" }, { "safety", "SAFETY" },
-        { "branch", "BRANCH" } }, rows)
+      output.listing(rows, { none = "(none)", columns = { { "name", "NAME" }, { "state", "STATE" },
+        { "safety", "SAFETY" }, { "branch", "BRANCH" } } })
       return shown(rows, "polecats")
     end,
   }
@@ -57,18 +55,8 @@ function helpers.make(town, rig)
     summary = "the last n (10) events of a polecat, from the ledger",
     fn = function(name, n)
       local r = need_rig(rig)
-      local list = require("gt.polecat").history(r, name, n or 10)
-      local rows = {}
-      for i, e in ipairs(list) do
-        local data = {}
-        for k, v in pairs(e.data) do
-          if type(v) ~= "table" then data[#data + 1] = k .. "=" .. tostring(v) end
-        end
-        table.sort(data)
-        rows[i] = { at = os.date("%Y-%m-%d %H:%M:%S", e.at // 1000), kind = e.kind,
-          data = table.concat(data, " ") }
-      end
-      print_rows({ { "at", "AT" }, { "kind", "EVENT" }, { "data", "DATA" } }, rows)
+      local list = polecat.history(r, name, n or 10)
+      output.listing(list, { none = "(none)", columns = output.EVENT_COLUMNS, cells = output.event_cells })
       return shown(list, "events")
     end,
   }
@@ -78,7 +66,7 @@ function helpers.make(town, rig)
     summary = "the safety report of one polecat (gt.safety.classify)",
     fn = function(name)
       local r = need_rig(rig)
-      return require("gt.safety").classify(r, require("gt.polecat").get(r, name))
+      return safety.classify(r, polecat.get(r, name))
     end,
   }
 
@@ -93,7 +81,6 @@ function helpers.make(town, rig)
       local words = {}
       for w in cmdline:gmatch("%S+") do words[#words + 1] = w end
       -- Ask for JSON when the command has --json, so the result is data.
-      local commands = require("gt.commands")
       local json_flag = false
       for n = #words, 1, -1 do
         local spec = commands.get(table.concat(words, " ", 1, n))
@@ -107,9 +94,9 @@ function helpers.make(town, rig)
       for _, w in ipairs(words) do argv[#argv + 1] = w end
       local has = cmdline:find("--json", 1, true)
       if json_flag and not has then argv[#argv + 1] = "--json" end
-      local result = errors.check_doing("run", require("gt.proc").run({ argv = argv }))
+      local result = errors.check_doing("run", proc.run({ argv = argv }))
       local out = { code = result.code, ok = result.ok, stdout = result.stdout, stderr = result.stderr }
-      if json_flag and result.ok then out.json = require("gt.json").decode(result.stdout) end
+      if json_flag and result.ok then out.json = json.decode(result.stdout) end
       return out
     end,
   }
@@ -124,7 +111,7 @@ function helpers.help(town, rig)
     ("  town     %s"):format(town and tostring(town) or "nil (no town: use --town DIR)"),
     ("  rig      %s"):format(rig and tostring(rig) or "nil (no rig: use --rig NAME)"),
     "  gt       gt's API: gt.polecat, gt.safety, gt.store, gt.git, gt.ledger, ... (Tab completes)",
-    "  rig:polecats(), rig:repo(), rig:lock(name), town:rigs(), town:ledger()",
+    "  rig:repo(), rig:lock(name), rig:fetch(), town:rigs(), town:ledger()",
     "helpers:",
   }
   local h = helpers.make(town, rig)

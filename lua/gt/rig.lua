@@ -1,10 +1,7 @@
---- gt.rig: a rig, one project's container in a town (DESIGN §2).
---
---   <rig>/.repo.git/              bare clone; origin's branches at refs/remotes/origin/*
---   <rig>/.gt/rig.lua             config: url, default_branch, options
---   <rig>/.gt/locks/              polecat-<name>.lock, git.lock, fetch.lock
---   <rig>/polecats/<name>/<rig>/  a polecat's worktree
+--- gt.rig: a rig, one project's container in a town (docs/design.md §2): its bare clone of
+--- origin, its config and locks, the folder of its polecats (where: gt.layout).
 local fs = require("gt.fs")
+local git = require("gt.git")
 local lock = require("gt.lock")
 local sys = require("gt.sys")
 local errors = require("gt.errors")
@@ -13,6 +10,8 @@ local names = require("gt.names")
 local output = require("gt.output")
 local store = require("gt.store")
 local fault = require("gt.fault")
+local layout = require("gt.layout")
+local trust = require("gt.trust")
 
 local rig = {}
 
@@ -40,8 +39,8 @@ Rig.__tostring = function(r) return "gt.Rig (" .. r.name .. ")" end
 ---@return gt.Rig
 function rig.open(town, name)
   names.check(name, "rig name")
-  local root = town.root .. "/" .. name
-  local config = luafile.read(root .. "/.gt/rig.lua")
+  local root = layout.rig_root(town.root, name)
+  local config = luafile.read(layout.rig_config(root))
   if not config or not store.rig_get(town:ledger(), name) then
     errors.raise("notfound", "no rig %s in town %s", errors.quote(name), town.root)
   end
@@ -63,10 +62,7 @@ end
 --- The bare repository, opened on first use.
 ---@return gt.Repo
 function Rig:repo()
-  if not self._repo then
-    local git = require("gt.git")
-    self._repo = errors.check(git.open(self.root .. "/.repo.git"))
-  end
+  if not self._repo then self._repo = errors.check(git.open(layout.repo(self.root))) end
   return self._repo
 end
 
@@ -76,21 +72,22 @@ function Rig:start_ref()
 end
 
 --- Folder of polecat `name` (it holds the worktree).
-function Rig:home(name) return self.root .. "/polecats/" .. name end
+function Rig:home(name) return layout.home(self.root, name) end
 
 --- Worktree of polecat `name`: <rig>/polecats/<name>/<rig>.
-function Rig:worktree_path(name) return self.root .. "/polecats/" .. name .. "/" .. self.name end
+function Rig:worktree_path(name) return layout.worktree(self.root, self.name, name) end
 
 --- Takes lock `<rig>/.gt/locks/<lockname>.lock`, waiting up to the rig's lock timeout. Raises
 --- a gt error (exit 5) when it stays busy. Use as `local lk <close> = rig:lock(...)`.
 ---@return gt.Lock
 function Rig:lock(lockname, what, timeout_ms)
-  local path = self.root .. "/.gt/locks/" .. lockname .. ".lock"
+  local path = layout.lock(self.root, lockname)
   local opts = { timeout_ms = timeout_ms or self:option("lock_timeout_ms"), what = what or "gt" }
   local lk, err, code = lock.acquire(path, opts)
-  if not lk and code == "ENOTFOUND" and fs.stat(self.root .. "/.gt/rig.lua") then
+  if not lk and code == "ENOTFOUND" and fs.stat(layout.rig_config(self.root)) then
     -- The locks folder is gt's own scratch space: made again if someone deleted it.
-    errors.check_doing("creating " .. self.root .. "/.gt/locks", fs.mkdir_p(self.root .. "/.gt/locks"))
+    local dir = layout.locks(self.root)
+    errors.check_doing("creating " .. dir, fs.mkdir_p(dir))
     lk, err, code = lock.acquire(path, opts)
   end
   return errors.check_doing(lockname, lk, err, code)
@@ -101,7 +98,7 @@ end
 --- serialised, and one that finished less than fetch_ttl_ms ago is reused.
 function Rig:fetch(what)
   local db = self.town:ledger()
-  local lk <close>, err = lock.acquire(self.root .. "/.gt/locks/fetch.lock",
+  local lk <close>, err = lock.acquire(layout.lock(self.root, "fetch"),
     { timeout_ms = 60000, what = what or "gt fetch" })
   if not lk then
     output.warn("not fetching origin: %s", err)
@@ -151,7 +148,7 @@ function Rig:set_default(branch)
   local config = {}
   for k, v in pairs(self.config) do config[k] = v end
   config.default_branch = branch
-  local ok, err = luafile.write(self.root .. "/.gt/rig.lua", config, CONFIG_COMMENT)
+  local ok, err = luafile.write(layout.rig_config(self.root), config, CONFIG_COMMENT)
   if not ok then errors.raise("failure", "writing rig config: %s", err) end
   self.config = config
   local db = self.town:ledger()
@@ -166,11 +163,6 @@ function Rig:stale_default()
   local head = repo:symref("refs/remotes/origin/HEAD")
   if head and not repo:ref_lookup(head) then head = nil end
   return { branch = self.config.default_branch, origin_head = head and head:match("^refs/remotes/origin/(.+)$") }
-end
-
---- Returns the rig's live polecats (gt.polecat.list rows).
-function Rig:polecats()
-  return require("gt.polecat").list(self.town, self)
 end
 
 --- Closes the repository handle, if open.
@@ -215,8 +207,8 @@ end
 local function only_rig_layout(root)
   for _, n in ipairs(fs.dir(root) or {}) do
     if n == "polecats" then
-      local inside = fs.dir(root .. "/polecats")
-      if inside and #inside > 0 then return false, root .. "/polecats is not empty" end
+      local inside = fs.dir(layout.polecats(root))
+      if inside and #inside > 0 then return false, layout.polecats(root) .. " is not empty" end
     elseif n == ".gt" then
       for _, m in ipairs(fs.dir(root .. "/.gt") or {}) do
         if m ~= "rig.lua" and m ~= "rig.lua.tmp" and m ~= "locks" then
@@ -233,14 +225,13 @@ end
 --- Whether `<town>/<name>` looks like what a `gt rig add` killed half-way leaves: a folder with a
 --- clone in it, and no ledger row.
 function rig.half_made(town, name)
-  local root = town.root .. "/" .. name
-  return not store.rig_get(town:ledger(), name) and fs.lstat(root .. "/.repo.git") ~= nil
+  local root = layout.rig_root(town.root, name)
+  return not store.rig_get(town:ledger(), name) and fs.lstat(layout.repo(root)) ~= nil
 end
 
 --- Why the repository at `gitdir` holds something a fresh clone does not (a salvage, a
 --- polecat's branch), or nil.
 local function holds_work(gitdir)
-  local git = require("gt.git")
   local repo <close> = git.open(gitdir, { bare = true })
   if not repo then return nil end -- a clone killed before it was a repository
   for _, glob in ipairs({ "refs/gt/*", "refs/heads/polecat/*", "refs/stash" }) do
@@ -258,10 +249,10 @@ function rig.recover(town, name)
   local db = town:ledger()
   local ops = store.ops_running(db, name)
   if #ops == 0 then return false end
-  local root = town.root .. "/" .. name
+  local root = layout.rig_root(town.root, name)
   if fs.lstat(root) and not store.rig_get(db, name) then
     local ok, why = only_rig_layout(root)
-    if ok then why = holds_work(root .. "/.repo.git") end
+    if ok then why = holds_work(layout.repo(root)) end
     if not ok or why then
       errors.raise("refused", "a rig add of %s was interrupted, and %s: gt will not delete it; " ..
         "move it away first", name, why)
@@ -277,8 +268,8 @@ end
 
 --- Takes the town's lock for rig `name` (held by rig add and by its recovery).
 local function rig_lock(town, name, what)
-  errors.check(fs.mkdir_p(town.root .. "/.gt/locks"))
-  local lk, err, code = lock.acquire(town.root .. "/.gt/locks/rig-" .. name .. ".lock",
+  errors.check(fs.mkdir_p(layout.town_locks(town.root)))
+  local lk, err, code = lock.acquire(layout.rig_add_lock(town.root, name),
     { timeout_ms = 10000, what = what })
   return errors.check_doing("rig " .. name, lk, err, code)
 end
@@ -301,7 +292,7 @@ function rig.add(town, name, source, opts)
   local lk <close> = rig_lock(town, name, "gt rig add " .. name)
   rig.recover(town, name)
   if store.rig_get(db, name) then errors.raise("failure", "rig %s already exists", name) end
-  local root = town.root .. "/" .. name
+  local root = layout.rig_root(town.root, name)
   if fs.lstat(root) then
     errors.raise("failure", "%s already exists; choose another rig name", root)
   end
@@ -320,8 +311,7 @@ function rig.add(town, name, source, opts)
   local r
   local done, e = xpcall(function()
     fault.point("rig_add.folder")
-    local git = require("gt.git")
-    local repo = errors.check(git.clone(url, root .. "/.repo.git",
+    local repo = errors.check(git.clone(url, layout.repo(root),
       { bare = true, progress = opts.progress }))
     fault.point("rig_add.clone")
     local branch, available = default_branch_of(repo, opts.branch)
@@ -332,10 +322,10 @@ function rig.add(town, name, source, opts)
         table.concat(available, ", "))
     end
     repo:close()
-    errors.check(fs.mkdir_p(root .. "/.gt/locks"))
-    errors.check(fs.mkdir_p(root .. "/polecats"))
+    errors.check(fs.mkdir_p(layout.locks(root)))
+    errors.check(fs.mkdir_p(layout.polecats(root)))
     local config = { name = name, url = url, default_branch = branch, created_at = sys.now_ms() }
-    local wok, werr = luafile.write(root .. "/.gt/rig.lua", config, CONFIG_COMMENT)
+    local wok, werr = luafile.write(layout.rig_config(root), config, CONFIG_COMMENT)
     if not wok then errors.raise("failure", "writing rig config: %s", werr) end
     store.tx(db, function()
       store.rig_add(db, { name = name, url = url, default_branch = branch, path = root })
@@ -349,7 +339,7 @@ function rig.add(town, name, source, opts)
     error(e, 0)
   end
   -- Its init files and module overrides are the user's own code (gt.trust).
-  require("gt.trust").own(root)
+  trust.own(root)
   return r
 end
 

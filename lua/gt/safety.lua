@@ -1,4 +1,4 @@
---- gt.safety: what removing a polecat would lose (DESIGN §4, "remove"; docs/design-notes.md).
+--- gt.safety: what removing a polecat would lose (docs/design.md §4.3; docs/design-notes.md).
 --
 -- Work is safe when it exists somewhere else. A polecat holds unsaved work when its worktree has
 -- uncommitted changes (staged, unstaged, conflicted; edits hidden by assume-unchanged or
@@ -20,6 +20,7 @@ local errors = require("gt.errors")
 local output = require("gt.output")
 local git = require("gt.git")
 local snapshot = require("gt.snapshot")
+local layout = require("gt.layout")
 
 local safety = {}
 
@@ -245,7 +246,7 @@ function safety.classify(rig, agent)
   else
     report.worktree_missing = true
   end
-  read_modules(report, repo:commondir() .. "worktrees/" .. agent.name, gitdirs)
+  read_modules(report, layout.worktree_admin(repo:commondir(), agent.name), gitdirs)
   local home = rig:home(agent.name)
   if fs.lstat(home) then
     local names, derr = fs.dir(home)

@@ -1,4 +1,4 @@
---- gt.salvage: saving a polecat's unsaved work before anything of it is deleted (DESIGN §4).
+--- gt.salvage: saving a polecat's unsaved work before anything of it is deleted (docs/design.md §4).
 --
 -- A salvage is one commit under refs/gt/salvage/<rig>/<name>/<stamp>. Its tree is the whole
 -- working tree (untracked files included; ignored ones only when the rig's keep_ignored
@@ -8,6 +8,7 @@
 -- stashes made on the branch, and an earlier salvage of the same removal. The commit message
 -- says which parent is which. Nothing in the worktree or its index is touched.
 local errors = require("gt.errors")
+local layout = require("gt.layout")
 local branch = require("gt.branch")
 local sys = require("gt.sys")
 local safety = require("gt.safety")
@@ -17,10 +18,15 @@ local salvage = {}
 
 local check_doing = errors.check_doing
 
+--- How to get back the work saved in salvage `ref` of `rig`: a git command.
+function salvage.restore_hint(rig, ref)
+  return ("git -C %s worktree add <folder> %s"):format(layout.repo(rig.root), ref)
+end
+
 --- Path of the index of polecat `name`'s worktree, in the rig's repository (git's record of the
 --- worktree is named after the polecat).
 function salvage.index_path(rig, name)
-  return rig:repo():commondir() .. "worktrees/" .. name .. "/index"
+  return layout.worktree_admin(rig:repo():commondir(), name) .. "/index"
 end
 
 --- Takes the worktree at `path` (of polecat `name`) as a tree: returns the open snapshot (to
@@ -67,7 +73,7 @@ function salvage.write(rig, name, branch_name, parts)
       legend[#legend + 1] = ("  %d: %s"):format(#parents, what)
     end
   end
-  local id = rig.name .. "/" .. name
+  local id = layout.id(rig.name, name)
   parent(parts.head, "the worktree's HEAD")
   parent(parts.tip, "the branch tip")
   local base = parts.head or parts.tip
@@ -91,7 +97,7 @@ function salvage.write(rig, name, branch_name, parts)
     message = ("gt: salvage of %s (%s)\n\n%s\n\nparents:\n%s\n"):format(id, branch_name or "no branch",
       body ~= "" and body or "no unsaved work found", table.concat(legend, "\n")),
   }))
-  local ref = ("refs/gt/salvage/%s/%s/%s"):format(rig.name, name, branch.base36(sys.now_ms()))
+  local ref = layout.salvage_prefix(rig.name, name) .. "/" .. branch.base36(sys.now_ms())
   local ok, err, code = repo:ref_create(ref, commit, { message = "gt: salvage" })
   if not ok and code == "EEXISTS" then -- two salvages within a millisecond
     ref = ref .. "-" .. commit:sub(1, 8)
@@ -134,7 +140,7 @@ end
 --- Saves commit `commit` as it is under a salvage ref of polecat `name` (commits made on its
 --- branch while it was being removed). Returns { ref, commit }.
 function salvage.keep_commit(rig, name, commit)
-  local ref = ("refs/gt/salvage/%s/%s/%s-%s"):format(rig.name, name, branch.base36(sys.now_ms()),
+  local ref = ("%s/%s-%s"):format(layout.salvage_prefix(rig.name, name), branch.base36(sys.now_ms()),
     commit:sub(1, 8))
   check_doing("saving work", rig:repo():ref_create(ref, commit, { message = "gt: salvage of a branch tip" }))
   return { ref = ref, commit = commit }
@@ -142,7 +148,7 @@ end
 
 --- Lists the salvage refs of polecat `name` in `rig`: {{name, oid}...}.
 function salvage.list(rig, name)
-  return errors.check(rig:repo():refs(("refs/gt/salvage/%s/%s/*"):format(rig.name, name)))
+  return errors.check(rig:repo():refs(layout.salvage_prefix(rig.name, name) .. "/*"))
 end
 
 return salvage

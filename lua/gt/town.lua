@@ -1,14 +1,14 @@
---- gt.town: a town, the folder that holds rigs and the ledger (DESIGN §2).
---
---   <town>/.gt/town.lua     marks the town (its config)
---   <town>/.gt/ledger.db    the ledger
---   <town>/<rig>/...        rigs
+--- gt.town: a town, the folder that holds rigs and the ledger (docs/design.md §2; where
+--- things are: gt.layout).
 local fs = require("gt.fs")
 local sys = require("gt.sys")
 local errors = require("gt.errors")
 local luafile = require("gt.luafile")
 local store = require("gt.store")
 local locate = require("gt.locate")
+local layout = require("gt.layout")
+local trust = require("gt.trust")
+local rig = require("gt.rig")
 
 local town = {}
 
@@ -39,7 +39,7 @@ function town.open(root)
   if not real or not town.is_town(real) then
     errors.raise("notfound", "%s is not a town (run gt init %s)", root, root)
   end
-  local config, err = luafile.read(real .. "/.gt/town.lua")
+  local config, err = luafile.read(layout.town_config(real))
   if not config then errors.raise("failure", "reading town config: %s", err) end
   return setmetatable({ root = real, config = config }, Town)
 end
@@ -59,23 +59,23 @@ end
 ---@return gt.Town, boolean existed
 function town.init(dir)
   if town.is_town(dir) then return town.open(dir), true end
-  errors.check(fs.mkdir_p(dir .. "/.gt"))
+  errors.check(fs.mkdir_p(layout.dotgt(dir)))
   local real = errors.check(fs.realpath(dir))
-  local ok, err = luafile.write(real .. "/.gt/town.lua", { created_at = sys.now_ms(), version = 1 },
+  local ok, err = luafile.write(layout.town_config(real), { created_at = sys.now_ms(), version = 1 },
     "gt town configuration (see gt help)")
-  if not ok then errors.raise("failure", "writing %s/.gt/town.lua: %s", real, err) end
+  if not ok then errors.raise("failure", "writing %s: %s", layout.town_config(real), err) end
   local t = town.open(real)
-  t._db = store.open(real .. "/.gt/ledger.db", { create = true })
+  t._db = store.open(layout.ledger(real), { create = true })
   -- Its init files and module overrides are the user's own code (gt.trust).
-  require("gt.trust").own(real)
-  errors.check(fs.mkdir_p(real .. "/.gt/locks"))
+  trust.own(real)
+  errors.check(fs.mkdir_p(layout.town_locks(real)))
   return t, false
 end
 
 --- Returns the town's ledger, opened (and migrated) on first use.
 ---@return gt.Ledger
 function Town:ledger()
-  if not self._db then self._db = store.open(self.root .. "/.gt/ledger.db") end
+  if not self._db then self._db = store.open(layout.ledger(self.root)) end
   return self._db
 end
 
@@ -93,12 +93,12 @@ function Town:find_rig(explicit)
   if not name then
     errors.raise("usage", "no rig given (use --rig NAME or GT_RIG, or run gt inside a rig)")
   end
-  return require("gt.rig").open(self, name)
+  return rig.open(self, name)
 end
 
 --- Returns the town's rigs (gt.rig.list rows).
 function Town:rigs()
-  return require("gt.rig").list(self)
+  return rig.list(self)
 end
 
 --- Closes the ledger, if open.

@@ -1,5 +1,6 @@
 --- gt.trust: code that lives in folders gt does not own runs only when the user trusts it
---- (DESIGN §5, docs/hooks.md "Trust").
+--- (docs/design.md §5.6; docs/hooks.md, "Code inside the managed repository: trust"). This
+--- module keeps the records; gt.usercode asks it before it runs anything.
 --
 -- Two kinds of trust, both kept in $XDG_STATE_HOME/gt (outside every repository):
 --
@@ -13,18 +14,25 @@
 --   polecat's worktree also covers the same file, with the same content, in the other
 --   polecats of that rig (their worktrees are the same checkout at another path).
 --
--- A trusted file is read once (gt.usercode.read: a regular file, bounded): the bytes hashed are
--- the bytes that run, so a file swapped in between runs nothing.
+-- A trusted file is read once (trust.read: a regular file, bounded): the bytes hashed are the
+-- bytes that run, so a file swapped in between runs nothing.
 local fs = require("gt.fs")
 local hash = require("gt.hash")
 local errors = require("gt.errors")
+local layout = require("gt.layout")
 local locate = require("gt.locate")
-local usercode = require("gt.usercode")
 
 local trust = {}
 
---- Path of the repository hook file in a worktree.
-trust.HOOKS_FILE = ".gt/hooks.lua"
+--- Largest user file gt reads.
+trust.MAX_BYTES = 1024 * 1024
+
+--- Reads the user file at `path` whole: its content | nil, message, code ("ENOTREG" for
+--- anything but a regular file, so that a FIFO or /dev/zero is refused rather than read
+--- forever; "ETOOBIG" above trust.MAX_BYTES; or an errno code).
+function trust.read(path)
+  return fs.read_file(path, { max_bytes = trust.MAX_BYTES })
+end
 
 --- The trust database of files: $XDG_STATE_HOME/gt/trust.
 function trust.db_path()
@@ -101,11 +109,7 @@ end
 
 --- The place a file stands for: a polecat's worktree file <rig>/polecats/<name>/<rig>/<file>
 --- stands for that file in every polecat of the rig.
-function trust.scope(path)
-  local head, tail = path:match("^(.*/polecats/)[^/]+(/[^/]+/.+)$")
-  if head then return head .. "*" .. tail end
-  return path
-end
+trust.scope = layout.trust_scope
 
 --- Reads the file at `path` once and says whether it is trusted: returns "trusted", "changed"
 --- (trusted once, with other content) or "untrusted", its real path, its SHA-256 and its
@@ -114,7 +118,7 @@ end
 function trust.check(path)
   local real, rerr, rcode = fs.realpath(path)
   if not real then return nil, rerr, rcode end
-  local data, err, code = usercode.read(real)
+  local data, err, code = trust.read(real)
   if not data then return nil, err, code end
   local sha = hash.sha256(data)
   local scope = trust.scope(real)
@@ -135,13 +139,13 @@ function trust.add(path)
   local st = fs.stat(path)
   if not st then errors.raise("notfound", "no file %s", path) end
   if st.type == "directory" then
-    if not locate.is_town(path) and not fs.stat(path .. "/.gt/rig.lua") then
+    if not locate.is_town(path) and not fs.stat(layout.rig_config(path)) then
       errors.raise("usage", "%s is a folder but not a town or a rig: trust a file, or a town or rig folder", path)
     end
     return trust.own(path)
   end
   local real = errors.check(fs.realpath(path))
-  local data = errors.check(usercode.read(real))
+  local data = errors.check(trust.read(real))
   local sha = hash.sha256(data)
   local list = {}
   for _, e in ipairs(trust.entries()) do
@@ -182,34 +186,6 @@ function trust.revoke(path)
   if removed == 0 then errors.raise("notfound", "%s is not trusted", real) end
   save(list)
   return removed
-end
-
---- Loads the repository hook file of the worktree at `worktree`, when there is one and it is
---- trusted: its hooks apply to polecat `scope` (an agent id) only. Returns "none", "trusted"
---- (loaded), "untrusted"/"changed" (reported on stderr, not run), "skipped" (not a regular
---- file, too large, unreadable: reported) or "failed" (reported).
-function trust.load_repo_hooks(worktree, scope)
-  if require("gt.startup").clean then return "none" end
-  local path = worktree .. "/" .. trust.HOOKS_FILE
-  if not fs.lstat(path) then return "none" end
-  local output = require("gt.output")
-  local status, real, _, data = trust.check(path)
-  if not status then
-    output.warn("%s was not run: %s", path, real)
-    return "skipped"
-  end
-  if status ~= "trusted" then
-    output.warn("%s is %s, so it was not run (read it, then: gt trust %s)", real,
-      status == "changed" and "changed since it was trusted" or "not trusted", real)
-    return status
-  end
-  local ok, err = usercode.run(real, data, { scope = scope })
-  if not ok then
-    -- "Going on without them": what the file registered before its error is dropped too.
-    output.warn("repository hooks %s failed to load, going on without them: %s", real, err)
-    return "failed"
-  end
-  return "trusted"
 end
 
 return trust

@@ -43,11 +43,9 @@ describe("init files", function()
     local code, out, err = gt_rig(fx, { "hooks", "list" })
     assert.equal(0, code, err)
     assert.equal("user init, shared = nil\ntown init, shared = nil\nrig init, shared = nil\n" ..
-      "post_spawn   " .. paths.user .. ":3\n" ..
-      "post_spawn   " .. paths.town .. ":3\n" ..
-      "post_spawn   " .. paths.rig .. ":3\n" ..
-      "post_spawn   " .. paths.rig .. ":5\n" ..
-      "pre_remove   " .. paths.rig .. ":4\n", out)
+      user_code.hooks_table({ { "post_spawn", paths.user .. ":3" }, { "post_spawn", paths.town .. ":3" },
+        { "post_spawn", paths.rig .. ":3" }, { "post_spawn", paths.rig .. ":5" },
+        { "pre_remove", paths.rig .. ":4" } }), out)
     code, out, err = gt_rig(fx, { "hooks", "list", "--json" })
     assert.equal(0, code, err)
     local list = require("gt.json").decode(out:match("\n(%[.*)$"))
@@ -119,7 +117,7 @@ print(settings.colour)
       assert.equal(0, code, err)
       assert.equal(problem, err)
       assert.equal("town init, shared = nil\nrig init, shared = nil\n" ..
-        "post_spawn   " .. paths.town .. ":3\npost_spawn   " .. paths.rig .. ":3\n", out)
+        user_code.hooks_table({ { "post_spawn", paths.town .. ":3" }, { "post_spawn", paths.rig .. ":3" } }), out)
 
       code, out, err = gt_rig(fx, { "hello" })
       assert.equal(2, code)
@@ -142,7 +140,8 @@ print(settings.colour)
       assert.equal(1, code)
       local report = require("gt.json").decode(out:match("\n({.*)$"))
       assert.is_false(report.ok)
-      assert.same({ { kind = "init", path = paths.rig, message = problem, fixed = false } }, report.problems)
+      assert.same({ { kind = "init", severity = "error", path = paths.rig, message = problem, fixed = false } },
+        report.problems)
       -- Mended, it loads again.
       init(fx, "rig", say_level("rig"))
       code, out, err = gt_rig(fx, { "doctor" })

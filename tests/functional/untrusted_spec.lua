@@ -121,7 +121,7 @@ describe("a trusted hook file", function()
     local ok, err = pcall(function()
       trust.add(path)
       reads = 0
-      assert.equal("trusted", trust.load_repo_hooks(dir .. "/polecats/a/demo", "demo/a"))
+      assert.equal("trusted", require("gt.usercode").load_repo_hooks(dir .. "/polecats/a/demo", "demo/a"))
     end)
     fs.read_file = real_read
     assert(ok, err)

@@ -1,6 +1,12 @@
---- Built-in commands: gt hooks list, gt trust, gt doctor.
+--- Built-in commands: gt hooks list, gt trust, gt doctor. They parse, call, and print.
+local fs = require("gt.fs")
 local output = require("gt.output")
 local json = require("gt.json")
+local errors = require("gt.errors")
+local hooks = require("gt.hooks")
+local trust = require("gt.trust")
+local town = require("gt.town")
+local doctor = require("gt.doctor")
 
 return {
   {
@@ -8,18 +14,8 @@ return {
     summary = "List the hooks user code registered, in the order they run.",
     flags = { { "--json", "Print JSON." } },
     run = function(cmd)
-      local list = require("gt.hooks").list()
-      if cmd.args.json then
-        output.json(json.array(list))
-        return 0
-      end
-      if #list == 0 then
-        output.say("no hooks")
-        return 0
-      end
-      for _, h in ipairs(list) do
-        output.say("%-12s %s%s", h.event, h.where, h.only and ("  (only " .. h.only .. ")") or "")
-      end
+      output.listing(hooks.list(), { json = cmd.args.json, none = "no hooks",
+        columns = { { "event", "EVENT" }, { "where", "WHERE" }, { "only", "ONLY" } } })
       return 0
     end,
   },
@@ -33,18 +29,18 @@ return {
       "town or rig run only if gt init or gt rig add made it here, or you trust its folder " ..
       "(gt trust ~/gt), or that file.",
     arguments = { { "file", "The file, or a town or rig folder.", args = "?" } },
-    flags = { { "--revoke", "Withdraw trust from the file." }, { "--list", "List trusted files." } },
+    flags = { { "--revoke", "Withdraw trust from the file." }, { "--list", "List trusted files." },
+      { "--json", "With --list: print JSON." } },
     run = function(cmd)
-      local trust = require("gt.trust")
-      local errors = require("gt.errors")
       if cmd.args.list then
-        for _, e in ipairs(trust.entries()) do output.say("%s  %s", e.sha, e.path) end
+        output.listing(trust.entries(), { json = cmd.args.json, none = "no trusted files",
+          columns = { { "sha", "SHA256" }, { "path", "FILE" } } })
         return 0
       end
       if not cmd.args.file then errors.raise("usage", "trust needs a file (or --list)") end
       if cmd.args.revoke then
         trust.revoke(cmd.args.file)
-        output.say("no longer trusted: %s", require("gt.fs").realpath(cmd.args.file) or cmd.args.file)
+        output.say("no longer trusted: %s", fs.realpath(cmd.args.file) or cmd.args.file)
         return 0
       end
       local real, sha = trust.add(cmd.args.file)
@@ -70,10 +66,9 @@ return {
     flags = { { "--fix", "Finish or roll back interrupted commands, follow origin's default branch." },
       { "--json", "Print JSON." } },
     run = function(cmd)
-      local ok_town, town = pcall(require("gt.town").find, cmd.args.town)
-      local problems = require("gt.doctor").run(ok_town and town or nil, { fix = cmd.args.fix,
-        rig = cmd.args.rig, startup_problems = require("gt.startup").problems })
-      if ok_town then town:close() end
+      local ok_town, t = pcall(town.find, cmd.args.town)
+      local problems = doctor.run(ok_town and t or nil, { fix = cmd.args.fix, rig = cmd.args.rig })
+      if ok_town then t:close() end
       local open = 0
       for _, p in ipairs(problems) do if not p.fixed then open = open + 1 end end
       if cmd.args.json then

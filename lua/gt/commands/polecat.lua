@@ -1,12 +1,16 @@
---- Built-in commands: gt polecat add|list|status|remove|history.
+--- Built-in commands: gt polecat add|list|status|remove|history. They parse, call gt.polecat,
+--- and print.
 local output = require("gt.output")
 local sys = require("gt.sys")
 local json = require("gt.json")
+local errors = require("gt.errors")
+local polecat = require("gt.polecat")
+local safety = require("gt.safety")
+local salvage = require("gt.salvage")
 
 -- JSON null: a field without a value (a polecat without an issue) is still in the object, so
 -- that every object of a listing has the same keys.
 local null = require("dkjson").null
-
 
 return {
   {
@@ -23,7 +27,7 @@ return {
       -- Without --no-fetch, fetch stays nil: the rig's fetch_on_spawn option decides.
       local fetch
       if cmd.args.no_fetch then fetch = false end
-      local p = require("gt.polecat").add(cmd.rig, cmd.args.name, { issue = cmd.args.issue,
+      local p = polecat.add(cmd.rig, cmd.args.name, { issue = cmd.args.issue,
         fetch = fetch })
       if cmd.args.json then
         output.json({ name = p.name, rig = p.rig, branch = p.branch, path = p.path,
@@ -43,27 +47,20 @@ return {
     needs = "town",
     run = function(cmd)
       local rig = not cmd.args.all and cmd.town:find_rig(cmd.args.rig) or nil
-      local rows = require("gt.polecat").list(cmd.town, rig)
+      local rows = polecat.list(cmd.town, rig)
       if rig then rig:close() end
       if cmd.args.json then
         for _, r in ipairs(rows) do r.issue = r.issue or null end
-        output.json(json.array(rows))
-        return 0
-      end
-      if #rows == 0 then
-        output.say("no polecats")
-        return 0
       end
       local now = sys.now_ms()
-      local cells = {}
-      for i, r in ipairs(rows) do
-        cells[i] = { rig = r.rig, name = r.name, state = r.missing and r.state .. " (missing)" or r.state,
-          branch = r.branch or "", issue = r.issue or "", age = output.age(now - r.updated_at) }
-      end
       local columns = { { "name", "NAME" }, { "state", "STATE" }, { "age", "SINCE" },
         { "issue", "ISSUE" }, { "branch", "BRANCH" } }
       if cmd.args.all then table.insert(columns, 1, { "rig", "RIG" }) end
-      output.print_table(columns, cells)
+      output.listing(rows, { json = cmd.args.json, none = "no polecats", columns = columns,
+        cells = function(r)
+          return { rig = r.rig, name = r.name, state = r.missing and r.state .. " (missing)" or r.state,
+            branch = r.branch or "", issue = r.issue or "", age = output.age(now - r.updated_at) }
+        end })
       return 0
     end,
   },
@@ -74,8 +71,7 @@ return {
     flags = { { "--json", "Print JSON." } },
     needs = "rig",
     run = function(cmd)
-      local safety = require("gt.safety")
-      local agent = require("gt.polecat").get(cmd.rig, cmd.args.name)
+      local agent = polecat.get(cmd.rig, cmd.args.name)
       local report = safety.classify(cmd.rig, agent)
       if cmd.args.json then
         output.json({ rig = agent.rig, name = agent.name, state = agent.state, branch = agent.branch,
@@ -126,7 +122,7 @@ return {
       { "--json", "Print JSON." } },
     needs = "rig",
     run = function(cmd)
-      local results = require("gt.polecat").remove(cmd.rig, cmd.args.names, { force = cmd.args.force,
+      local results = polecat.remove(cmd.rig, cmd.args.names, { force = cmd.args.force,
         discard = cmd.args.discard, dry_run = cmd.args.dry_run })
       if cmd.args.json then
         local out = {}
@@ -145,7 +141,7 @@ return {
             output.say("removed polecat %s", r.name)
             if r.salvage then
               output.say("  unsaved work saved to %s (commit %s)", r.salvage.ref, r.salvage.commit:sub(1, 12))
-              output.say("  get it back with: %s", require("gt.polecat").restore_hint(cmd.rig, r.salvage.ref))
+              output.say("  get it back with: %s", salvage.restore_hint(cmd.rig, r.salvage.ref))
             elseif r.discarded then
               output.say("  unsaved work discarded (--discard)")
             end
@@ -167,27 +163,16 @@ return {
     flags = { { "--json", "Print JSON." } },
     needs = "rig",
     run = function(cmd)
-      local errors = require("gt.errors")
       local limit = cmd.args.last and math.tointeger(tonumber(cmd.args.last))
       if cmd.args.last and (not limit or limit < 1) then
         errors.raise("usage", "--last needs a positive number, got %s", errors.quote(cmd.args.last))
       end
-      local events = require("gt.polecat").history(cmd.rig, cmd.args.name, limit)
-      if cmd.args.json then
-        output.json(json.array(events))
-        return 0
-      end
-      if #events == 0 then
+      local events = polecat.history(cmd.rig, cmd.args.name, limit)
+      if #events == 0 and not cmd.args.json then
         errors.raise("notfound", "no history for polecat %s in rig %s", cmd.args.name, cmd.rig.name)
       end
-      for _, e in ipairs(events) do
-        local data = {}
-        for k, v in pairs(e.data) do
-          if type(v) ~= "table" then data[#data + 1] = k .. "=" .. tostring(v) end
-        end
-        table.sort(data)
-        output.say("%s  %-10s %s", os.date("%Y-%m-%d %H:%M:%S", e.at // 1000), e.kind, table.concat(data, " "))
-      end
+      output.listing(events, { json = cmd.args.json, columns = output.EVENT_COLUMNS,
+        cells = output.event_cells })
       return 0
     end,
   },

@@ -1,4 +1,7 @@
 --- Built-in command: gt repl.
+local town_mod = require("gt.town")
+local repl = require("gt.repl")
+
 return {
   {
     name = "repl",
@@ -10,7 +13,7 @@ return {
       "if any statement failed.",
     run = function(cmd)
       local town, rig
-      local ok, t = pcall(require("gt.town").find, cmd.args.town)
+      local ok, t = pcall(town_mod.find, cmd.args.town)
       if ok then
         town = t
         local rok, r = pcall(t.find_rig, t, cmd.args.rig)
@@ -22,7 +25,7 @@ return {
       elseif cmd.args.town then
         error(t, 0)
       end
-      return require("gt.repl").run({ town = town, rig = rig })
+      return repl.run({ town = town, rig = rig })
     end,
   },
 }

@@ -1,6 +1,9 @@
---- Built-in commands: gt rig add, gt rig list, gt rig set-default.
+--- Built-in commands: gt rig add, gt rig list, gt rig set-default. They parse, call gt.rig,
+--- and print.
 local output = require("gt.output")
 local sys = require("gt.sys")
+local errors = require("gt.errors")
+local rig = require("gt.rig")
 
 return {
   {
@@ -14,7 +17,6 @@ return {
     options = { { "--branch", "Branch polecats start from (default: origin's HEAD).", argname = "<branch>" } },
     needs = "town",
     run = function(cmd)
-      local rig = require("gt.rig")
       local bar = output.progress("Receiving objects")
       local r = rig.add(cmd.town, cmd.args.name, cmd.args.source, { branch = cmd.args.branch,
         progress = function(stats) bar.update(stats.received_objects, stats.total_objects) end })
@@ -32,7 +34,7 @@ return {
     arguments = { { "name", "Name of the rig." }, { "branch", "A branch of origin.", args = "?" } },
     needs = "town",
     run = function(cmd)
-      local r = require("gt.rig").open(cmd.town, cmd.args.name)
+      local r = rig.open(cmd.town, cmd.args.name)
       local old = r.config.default_branch
       local ok, head = r:repo():fetch("origin", { prune = true })
       if not ok then output.warn("could not fetch origin (%s); using what was fetched last", head) end
@@ -42,7 +44,7 @@ return {
         branch = sym and sym:match("^refs/remotes/origin/(.+)$")
       end
       if not branch then
-        require("gt.errors").raise("failure", "origin did not say which branch is its default; " ..
+        errors.raise("failure", "origin did not say which branch is its default; " ..
           "name it: gt rig set-default %s BRANCH", r.name)
       end
       r:set_default(branch)
@@ -58,23 +60,15 @@ return {
     flags = { { "--json", "Print JSON." } },
     needs = "town",
     run = function(cmd)
-      local rigs = require("gt.rig").list(cmd.town)
-      if cmd.args.json then
-        output.json(require("gt.json").array(rigs))
-        return 0
-      end
-      if #rigs == 0 then
-        output.say("no rigs (add one with gt rig add NAME URL-OR-PATH)")
-        return 0
-      end
+      local rigs = rig.list(cmd.town)
       local now = sys.now_ms()
-      local rows = {}
-      for i, r in ipairs(rigs) do
-        rows[i] = { name = r.name, branch = r.default_branch, polecats = tostring(r.polecats),
-          age = output.age(now - r.added_at), url = r.url .. (r.missing and "  (folder missing)" or "") }
-      end
-      output.print_table({ { "name", "RIG" }, { "branch", "BRANCH" }, { "polecats", "POLECATS" },
-        { "age", "AGE" }, { "url", "URL" } }, rows)
+      output.listing(rigs, { json = cmd.args.json, none = "no rigs (add one with gt rig add NAME URL-OR-PATH)",
+        columns = { { "name", "RIG" }, { "branch", "BRANCH" }, { "polecats", "POLECATS" },
+          { "age", "AGE" }, { "url", "URL" } },
+        cells = function(r)
+          return { name = r.name, branch = r.default_branch, polecats = tostring(r.polecats),
+            age = output.age(now - r.added_at), url = r.url .. (r.missing and "  (folder missing)" or "") }
+        end })
       return 0
     end,
   },

@@ -1,5 +1,7 @@
 --- Built-in command: gt init.
 local output = require("gt.output")
+local town = require("gt.town")
+local trust = require("gt.trust")
 
 return {
   {
@@ -9,12 +11,11 @@ return {
       "town changes nothing.",
     arguments = { { "dir", "Folder of the town.", args = "?" } },
     run = function(cmd)
-      local town = require("gt.town")
       local dir = cmd.args.dir or town.default_root()
       local t, existed = town.init(dir)
       if existed then
         output.say("town already exists at %s", t.root)
-        if not require("gt.trust").owns(t.root) then
+        if not trust.owns(t.root) then
           output.note("gt: it was not made here by you, so its init files and module overrides " ..
             "do not run; if it is yours: gt trust %s", t.root)
         end
