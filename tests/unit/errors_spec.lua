@@ -7,7 +7,7 @@ local function caught(fn, ...)
 end
 
 describe("gt.errors", function()
-  it("has the exit statuses of DESIGN §6, and 130 for an interrupt", function()
+  it("has the exit statuses of docs/design.md §6.3, and 130 for an interrupt", function()
     assert.same({ failure = 1, usage = 2, refused = 3, notfound = 4, busy = 5, interrupted = 130 },
       errors.exit)
   end)
