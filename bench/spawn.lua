@@ -6,8 +6,8 @@
 -- gt:  `gt polecat add` (lock, ledger, branch + worktree from origin/main, tuned checkout) and
 --      `gt polecat remove` (safety classification incl. status, delete, prune, branch delete).
 -- git: `git worktree add -b ... origin/main` and `git status --porcelain` + `git worktree remove
---      --force` + `git branch -D` (shared/reference/perf-baseline.md §1.4).
--- The repository is the baseline's shape (§7.4): 20x10x10 folders of 10 files of random words,
+--      --force` + `git branch -D` (docs/design.md §7).
+-- The repository has the shape of the measured baseline (docs/design.md §7): 20x10x10 folders of 10 files of random words,
 -- 6 commits, one pack. It is generated once and kept in BENCH_DIR.
 local proc = require("gt.proc")
 local fs = require("gt.fs")
