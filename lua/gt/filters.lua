@@ -1,10 +1,11 @@
 --- gt.filters: whether checking out a commit needs libgit2's checkout filters.
 --
--- With filters off, libgit2 checks out as fast as the git CLI (docs/design.md §1.5): it skips a per-file attribute lookup that costs two realpath() calls
--- per file. That is only correct when no setting or attribute could convert content: no
--- core.autocrlf or core.eol, and no text/eol/crlf/ident/filter/working-tree-encoding
--- attribute in the tree's .gitattributes, info/attributes, core.attributesFile (or its XDG
--- default) or /etc/gitattributes. The tree part is cached in the ledger per tree.
+-- With filters off, libgit2 checks out as fast as the git CLI (docs/design.md §1.5): it skips
+-- a per-file attribute lookup that costs two realpath() calls per file. That is only correct
+-- when no setting or attribute could convert content: no core.autocrlf or core.eol, and no
+-- text/eol/crlf/ident/filter/working-tree-encoding attribute in the tree's .gitattributes,
+-- info/attributes, core.attributesFile (or its XDG default) or /etc/gitattributes. The tree
+-- part is cached in the ledger per tree.
 local store = require("gt.store")
 
 local filters = {}

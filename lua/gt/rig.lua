@@ -155,6 +155,24 @@ function Rig:set_default(branch)
   store.tx(db, function() store.rig_set_default(db, self.name, branch) end)
 end
 
+--- Fetches origin, then makes `branch` the rig's default, or, when it is nil, the branch
+--- origin's HEAD names (gt rig set-default). Returns the branch.
+function Rig:change_default(branch)
+  local ok, head = self:repo():fetch("origin", { prune = true })
+  if not ok then output.warn("could not fetch origin (%s); using what was fetched last", head) end
+  branch = branch or (ok and self:follow_origin_head(head)) or nil
+  if not branch then
+    local sym = self:repo():symref("refs/remotes/origin/HEAD")
+    branch = sym and sym:match("^refs/remotes/origin/(.+)$")
+  end
+  if not branch then
+    errors.raise("failure", "origin did not say which branch is its default; " ..
+      "name it: gt rig set-default %s BRANCH", self.name)
+  end
+  self:set_default(branch)
+  return branch
+end
+
 --- What is wrong with the rig's default branch, or nil: origin's branch it names is gone (after
 --- origin renamed it), with the branch origin's HEAD names now, when it is known.
 function Rig:stale_default()

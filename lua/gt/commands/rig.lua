@@ -2,7 +2,6 @@
 --- and print.
 local output = require("gt.output")
 local sys = require("gt.sys")
-local errors = require("gt.errors")
 local rig = require("gt.rig")
 
 return {
@@ -36,18 +35,7 @@ return {
     run = function(cmd)
       local r = rig.open(cmd.town, cmd.args.name)
       local old = r.config.default_branch
-      local ok, head = r:repo():fetch("origin", { prune = true })
-      if not ok then output.warn("could not fetch origin (%s); using what was fetched last", head) end
-      local branch = cmd.args.branch or (ok and r:follow_origin_head(head))
-      if not branch then
-        local sym = r:repo():symref("refs/remotes/origin/HEAD")
-        branch = sym and sym:match("^refs/remotes/origin/(.+)$")
-      end
-      if not branch then
-        errors.raise("failure", "origin did not say which branch is its default; " ..
-          "name it: gt rig set-default %s BRANCH", r.name)
-      end
-      r:set_default(branch)
+      local branch = r:change_default(cmd.args.branch)
       output.say("rig %s starts polecats from origin/%s%s", r.name, branch,
         old ~= branch and (" (was " .. old .. ")") or "")
       r:close()
