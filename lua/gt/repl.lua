@@ -128,7 +128,7 @@ local function fields(value, methods_only, out)
 end
 
 --- Returns the completions of `word` in env: globals, keywords, fields of tables and methods
---- of objects ("rig:po" -> "rig:polecats"), gt's modules ("gt.wor" -> "gt.git").
+--- of objects ("rig:fe" -> "rig:fetch"), gt's modules ("gt.sn" -> "gt.snapshot").
 function repl.complete(env, word)
   local prefix, sep, partial = word:match("^(.-)([.:])([%w_]*)$")
   local names = {}
