@@ -228,9 +228,9 @@ local function only_rig_layout(root)
       local inside = fs.dir(layout.polecats(root))
       if inside and #inside > 0 then return false, layout.polecats(root) .. " is not empty" end
     elseif n == ".gt" then
-      for _, m in ipairs(fs.dir(root .. "/.gt") or {}) do
+      for _, m in ipairs(fs.dir(layout.dotgt(root)) or {}) do
         if m ~= "rig.lua" and m ~= "rig.lua.tmp" and m ~= "locks" then
-          return false, root .. "/.gt/" .. m .. " is not gt's"
+          return false, layout.dotgt(root) .. "/" .. m .. " is not gt's"
         end
       end
     elseif n ~= ".repo.git" then

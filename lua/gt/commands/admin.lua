@@ -7,6 +7,7 @@ local hooks = require("gt.hooks")
 local trust = require("gt.trust")
 local town = require("gt.town")
 local doctor = require("gt.doctor")
+local layout = require("gt.layout")
 
 return {
   {
@@ -80,7 +81,7 @@ return {
         return 0
       end
       for _, p in ipairs(problems) do
-        local who = p.rig and p.name and (p.rig .. "/" .. p.name) or p.rig and ("rig " .. p.rig) or p.kind
+        local who = p.rig and p.name and layout.id(p.rig, p.name) or p.rig and ("rig " .. p.rig) or p.kind
         output.say("%s %s: %s", p.fixed and "fixed" or "problem", who, p.message)
       end
       return open == 0 and 0 or 1

@@ -83,7 +83,7 @@ spawn.steps = {
   {
     name = "folder",
     run = function(ctx)
-      check(fs.mkdir_p(ctx.rig.root .. "/polecats"))
+      check(fs.mkdir_p(layout.polecats(ctx.rig.root)))
       check_doing("creating " .. ctx.home, fs.mkdir(ctx.home))
     end,
   },
