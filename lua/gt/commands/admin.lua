@@ -6,7 +6,6 @@ local errors = require("gt.errors")
 local hooks = require("gt.hooks")
 local trust = require("gt.trust")
 local town = require("gt.town")
-local doctor = require("gt.doctor")
 local layout = require("gt.layout")
 
 return {
@@ -68,7 +67,9 @@ return {
       { "--json", "Print JSON." } },
     run = function(cmd)
       local ok_town, t = pcall(town.find, cmd.args.town)
-      local problems = doctor.run(ok_town and t or nil, { fix = cmd.args.fix, rig = cmd.args.rig })
+      -- Required here: every command module is loaded on each run (gt.commands), and the
+      -- doctor brings the whole lifecycle with it.
+      local problems = require("gt.doctor").run(ok_town and t or nil, { fix = cmd.args.fix, rig = cmd.args.rig })
       if ok_town then t:close() end
       local open = 0
       for _, p in ipairs(problems) do if not p.fixed then open = open + 1 end end

@@ -4,9 +4,13 @@ local output = require("gt.output")
 local sys = require("gt.sys")
 local json = require("gt.json")
 local errors = require("gt.errors")
-local polecat = require("gt.polecat")
-local safety = require("gt.safety")
-local salvage = require("gt.salvage")
+
+-- gt.commands loads every command module on each run, to build one command table: the
+-- lifecycle modules are required in the run functions, so that `gt rig list` or `gt --version`
+-- never compiles them.
+local function lifecycle()
+  return require("gt.polecat"), require("gt.safety"), require("gt.salvage")
+end
 
 -- JSON null: a field without a value (a polecat without an issue) is still in the object, so
 -- that every object of a listing has the same keys.
@@ -24,6 +28,7 @@ return {
     flags = { { "--no-fetch", "Do not fetch origin first." }, { "--json", "Print JSON." } },
     needs = "rig",
     run = function(cmd)
+      local polecat = lifecycle()
       -- Without --no-fetch, fetch stays nil: the rig's fetch_on_spawn option decides.
       local fetch
       if cmd.args.no_fetch then fetch = false end
@@ -46,6 +51,7 @@ return {
     flags = { { "--json", "Print JSON." }, { "--all", "List the polecats of every rig." } },
     needs = "town",
     run = function(cmd)
+      local polecat = lifecycle()
       local rig = not cmd.args.all and cmd.town:find_rig(cmd.args.rig) or nil
       local rows = polecat.list(cmd.town, rig)
       if rig then rig:close() end
@@ -71,6 +77,7 @@ return {
     flags = { { "--json", "Print JSON." } },
     needs = "rig",
     run = function(cmd)
+      local polecat, safety = lifecycle()
       local agent = polecat.get(cmd.rig, cmd.args.name)
       local report = safety.classify(cmd.rig, agent)
       if cmd.args.json then
@@ -122,6 +129,7 @@ return {
       { "--json", "Print JSON." } },
     needs = "rig",
     run = function(cmd)
+      local polecat, _, salvage = lifecycle()
       local results = polecat.remove(cmd.rig, cmd.args.names, { force = cmd.args.force,
         discard = cmd.args.discard, dry_run = cmd.args.dry_run })
       if cmd.args.json then
@@ -163,6 +171,7 @@ return {
     flags = { { "--json", "Print JSON." } },
     needs = "rig",
     run = function(cmd)
+      local polecat = lifecycle()
       local limit = cmd.args.last and math.tointeger(tonumber(cmd.args.last))
       if cmd.args.last and (not limit or limit < 1) then
         errors.raise("usage", "--last needs a positive number, got %s", errors.quote(cmd.args.last))

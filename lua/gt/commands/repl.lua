@@ -1,6 +1,5 @@
 --- Built-in command: gt repl.
 local town_mod = require("gt.town")
-local repl = require("gt.repl")
 
 return {
   {
@@ -25,7 +24,9 @@ return {
       elseif cmd.args.town then
         error(t, 0)
       end
-      return repl.run({ town = town, rig = rig })
+      -- Required here: every command module is loaded on each run (gt.commands), and the REPL
+      -- brings the lifecycle with it.
+      return require("gt.repl").run({ town = town, rig = rig })
     end,
   },
 }
