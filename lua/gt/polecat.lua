@@ -63,7 +63,7 @@ function polecat.add(rig, name, opts)
     errors.raise("failure", "polecat %s already exists in rig %s (%s on %s)", name, rig.name,
       live.state, live.branch or "no branch")
   end
-  local existing = store.agent_get(db, layout.id(rig.name, name))
+  local existing = store.agent_get(db, ctx.id)
   if existing and store.LIVE[existing.state] then refuse_live(existing) end
   local repo = rig:repo()
   if fs.lstat(ctx.home) then
@@ -71,8 +71,8 @@ function polecat.add(rig, name, opts)
   end
   local record = spawn.worktree_record(repo, name)
   if record and record.broken then
-    errors.raise("failure", "git has a worktree record named %s that it cannot read (%sworktrees/%s); " ..
-      "move it away first", name, repo:commondir(), name)
+    errors.raise("failure", "git has a worktree record named %s that it cannot read (%s); " ..
+      "move it away first", name, layout.worktree_admin(repo:commondir(), name))
   elseif record then
     errors.raise("failure", "git already has a worktree named %s (at %s); remove it first", name,
       record.path)

@@ -62,7 +62,7 @@ local function add_facts(rig, name, data)
 end
 
 --- Says on stderr where the work of polecat `name` was saved, and how to get it back.
-function journal.note_salvages(rig, name, salvages)
+local function note_salvages(rig, name, salvages)
   for _, saved in ipairs(salvages or {}) do
     output.note("gt: the unsaved work of %s was saved to %s; get it back with: %s", name, saved.ref,
       salvage.restore_hint(rig, saved.ref))
@@ -115,7 +115,7 @@ local function recover_add(rig, name, op, opts)
     store.op_finish(db, op.id, "rolled_back")
   end)
   output.note("gt: rolled back an interrupted add of %s (pid %d)", name, op.pid)
-  journal.note_salvages(rig, name, result.salvages)
+  note_salvages(rig, name, result.salvages)
   return "rolled_back", result.salvages
 end
 
@@ -135,7 +135,7 @@ local function recover_remove(rig, name, op)
     store.op_finish(db, op.id, "done")
   end)
   output.note("gt: finished an interrupted remove of %s (pid %d)", name, op.pid)
-  journal.note_salvages(rig, name, result.salvages)
+  note_salvages(rig, name, result.salvages)
   return result.salvages
 end
 
@@ -174,7 +174,7 @@ function journal.roll_back(ctx, op, done)
   if not ok then
     problems[#problems + 1] = tostring(errors.is(result) and result.message or result)
   else
-    journal.note_salvages(ctx.rig, ctx.name, result.salvages)
+    note_salvages(ctx.rig, ctx.name, result.salvages)
   end
   return problems, ok
 end

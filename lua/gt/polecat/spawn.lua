@@ -56,6 +56,7 @@ function spawn.hook_context(ctx)
     town = ctx.rig.town.root, rig_root = ctx.rig.root }
 end
 
+--- The steps, in order (gt.polecat.spawn_steps is this table).
 spawn.steps = {
   {
     name = "fetch",
