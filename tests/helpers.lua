@@ -148,4 +148,67 @@ function helpers.lines(s)
   return out
 end
 
+
+-- Runs a function body in a fresh gt process (helpers.lua_child). It gets the body and its
+-- arguments as strings, and writes what the body returned, or the error it raised, as a Lua
+-- table constructor to the result file.
+local CHILD = [=[
+local result_file, body = ...
+local errors = require("gt.errors")
+local function ser(v, depth)
+  local t = type(v)
+  if t == "string" or t == "number" then return ("%q"):format(v) end
+  if t == "boolean" or t == "nil" then return tostring(v) end
+  if t == "table" and depth < 20 then
+    local parts = {}
+    for k, x in pairs(v) do parts[#parts + 1] = "[" .. ser(k, depth + 1) .. "]=" .. ser(x, depth + 1) end
+    return "{" .. table.concat(parts, ",") .. "}"
+  end
+  return ("%q"):format("<" .. t .. ">")
+end
+local fn = assert(load(body, "=body", "t"))
+local r = table.pack(xpcall(fn, function(e)
+  if errors.is(e) then return e end
+  return debug.traceback(tostring(e), 2)
+end, select(3, ...)))
+local out
+if r[1] then
+  out = { ok = true, n = r.n - 1, table.unpack(r, 2, r.n) }
+else
+  local e = r[2]
+  out = { ok = false, kind = errors.is(e) and e.kind or nil, message = errors.is(e) and e.message or e }
+end
+local f = assert(io.open(result_file, "w"))
+assert(f:write("return ", ser(out, 0)))
+assert(f:close())
+]=]
+
+--- Runs Lua code `body` (a function body: `...` are `args`, strings) in a fresh gt process
+--- (gt -l), for what keeps state in a module or reads the environment: opts.env and opts.cwd
+--- as helpers.run takes them. Returns { ok = true, n, [1..n] = what it returned } (strings,
+--- numbers, booleans, tables of them) or { ok = false, kind (a gt error's), message }, with
+--- the process's code, stdout and stderr.
+function helpers.lua_child(body, args, opts)
+  opts = opts or {}
+  local result_file = helpers.tmpdir("child") .. "/result.lua"
+  local argv = { gt.executable, "-l", "/dev/stdin", result_file, body }
+  for _, a in ipairs(args or {}) do argv[#argv + 1] = a end
+  local r = assert(proc.run({ argv = argv, cwd = opts.cwd, env = helpers.env(opts.env), stdin = CHILD,
+    timeout_ms = 60000 }))
+  local data = helpers.read(result_file)
+  if not data then
+    error(("gt -l exited %s without a result: %s"):format(tostring(r.code), r.stderr), 2)
+  end
+  local res = assert(load(data, "=result", "t", {}))()
+  res.code, res.stdout, res.stderr = r.code, r.stdout, r.stderr
+  return res
+end
+
+--- As helpers.lua_child, returning what the body returned; fails the test when it raised.
+function helpers.in_child(body, args, opts)
+  local res = helpers.lua_child(body, args, opts)
+  if not res.ok then error("the child raised: " .. tostring(res.message) .. "\n" .. res.stderr, 2) end
+  return table.unpack(res, 1, res.n)
+end
+
 return helpers

@@ -121,16 +121,18 @@ function commands.all()
   return list
 end
 
---- The table as it is now, for rollback (gt.usercode).
+--- The table as it is now, for rollback (gt.usercode). The built-ins are not loaded for it:
+--- loading a module override must not load every command module.
 function commands.checkpoint()
-  commands.load_builtins()
-  local snap = { order = { table.unpack(order) }, registry = {} }
+  local snap = { loaded = commands._loaded, order = { table.unpack(order) }, registry = {} }
   for k, v in pairs(registry) do snap.registry[k] = v end
   return snap
 end
 
---- Puts back the table of a checkpoint (a broken user file's commands are dropped).
+--- Puts back the table of a checkpoint (a broken user file's commands are dropped; built-ins
+--- it caused to load are loaded again when next needed).
 function commands.rollback(snap)
+  commands._loaded = snap.loaded
   for i = #order, 1, -1 do order[i] = nil end
   for i, n in ipairs(snap.order) do order[i] = n end
   for k in pairs(registry) do registry[k] = nil end

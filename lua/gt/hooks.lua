@@ -105,7 +105,8 @@ function hooks.run(event, ctx, opts)
     errors.check_doing("entering " .. opts.cwd, fs.chdir(opts.cwd))
   end
   local ok, err = true, nil
-  for _, entry in ipairs(list) do
+  -- A copy: a hook may unregister itself (or another) as it runs.
+  for _, entry in ipairs({ table.unpack(list) }) do
     if entry.only == nil or entry.only == opts.scope then
       local line
       ok, err = xpcall(entry.fn, function(e)

@@ -110,17 +110,18 @@ function startup.install_searcher(dirs)
       local path = d.dir .. "/" .. rel
       if fs.lstat(path) and not failed[path] then
         local data, err = usercode.content(path, d.owned)
-        local chunk
-        if data then chunk, err = load(data, "@" .. path, "t") end
-        if chunk then
+        -- Compiled here too, so that a syntax error passes the search on to the next folder.
+        if data then _, err = load(data, "@" .. path, "t") end
+        if data and not err then
           startup.overrides[name] = path
           -- Not through gt.output: that module may be the one being loaded.
           if startup.verbose then io.stderr:write("gt: module ", name, " comes from ", path, "\n") end
           return function(...)
-            local ok, mod = pcall(chunk, ...)
-            if ok and name:match("^gt%.") and type(mod) ~= "table" then
-              ok, mod = false, ("module %s returned %s, not a table"):format(name, tostring(mod))
-            end
+            local ok, mod = usercode.run(path, data, { args = table.pack(...), check = function(value)
+              if name:match("^gt%.") and type(value) ~= "table" then
+                return ("module %s returned %s, not a table"):format(name, tostring(value))
+              end
+            end })
             if ok then return mod end
             failed[path], startup.overrides[name] = true, nil
             override_failed(path, mod)

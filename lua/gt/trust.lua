@@ -156,16 +156,38 @@ function trust.add(path)
   return real, sha
 end
 
+--- The real path of `path`, also when it names a file that is gone (its polecat removed): the
+--- part of it that still exists is resolved (links, ".."), the rest appended. Entries hold real
+--- paths, so a gone file named through a link to the town still finds its entry.
+function trust.real_path(path)
+  local real = fs.realpath(path)
+  if real then return real end
+  if path:sub(1, 1) ~= "/" then path = (fs.realpath(".") or fs.cwd()) .. "/" .. path end
+  local head, rest = path, {}
+  while not real do
+    local parent, name = head:match("^(.*)/([^/]*)$")
+    table.insert(rest, 1, name)
+    head = parent == "" and "/" or parent
+    real = fs.realpath(head)
+  end
+  local parts = {}
+  for part in real:gmatch("[^/]+") do parts[#parts + 1] = part end
+  for _, part in ipairs(rest) do
+    if part == ".." then
+      parts[#parts] = nil
+    elseif part ~= "." and part ~= "" then
+      parts[#parts + 1] = part
+    end
+  end
+  return "/" .. table.concat(parts, "/")
+end
+
 --- Withdraws the trust given to `path`, and to the same file in the other polecats of its rig
 --- (the trust that covers it, see trust.check), or the ownership of a folder; returns how many
 --- entries were removed (raises when there were none). The file may be gone (its polecat
 --- removed).
 function trust.revoke(path)
-  local real = fs.realpath(path)
-  if not real then
-    -- Entries hold absolute paths: a gone file's relative path starts at the current folder.
-    real = path:sub(1, 1) == "/" and path or (fs.realpath(".") .. "/" .. path:gsub("^%./", ""))
-  end
+  local real = trust.real_path(path)
   local owned, kept = trust.owned(), {}
   for _, d in ipairs(owned) do
     if d ~= real then kept[#kept + 1] = d end

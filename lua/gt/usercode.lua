@@ -89,7 +89,8 @@ end
 
 --- Runs `data`, the content of the user file `path`, in an environment of its own. opts.scope:
 --- the polecat id its hooks apply to (a repository's hook file). opts.check(value): called with
---- what the file returned; returns nil, or why that value is wrong. Returns true and that value,
+--- what the file returned; returns nil, or why that value is wrong. opts.args: what the chunk
+--- receives as `...` (a table.pack; require's module name for an override). Returns true and that value,
 --- or false and a one-line message (and then nothing it registered stays).
 function usercode.run(path, data, opts)
   opts = opts or {}
@@ -99,10 +100,11 @@ function usercode.run(path, data, opts)
   local chunk, err = load(data, "@" .. path, "t", env)
   local ok, value = chunk ~= nil, err
   if ok then
+    local args = opts.args or { n = 0 }
     ok, value = xpcall(chunk, function(e)
       if errors.is(e) then return e.message end
       return tostring(e)
-    end)
+    end, table.unpack(args, 1, args.n))
     if ok and opts.check then
       local wrong = opts.check(value)
       if wrong then ok, value = false, wrong end
