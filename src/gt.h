@@ -42,6 +42,9 @@ void gt_runtime_open(lua_State *L, int argc, char **argv);
 ** stable string such as "ENOTFOUND"; gt_pushfail pushes those three values and returns 3.
 */
 int gt_pushfail(lua_State *L, const char *code, const char *fmt, ...);
+/* A failed system call, as luaL_fileresult reports one: pushes nil, "<context>: <strerror(err)>",
+** gt_errno_code(err) and returns 3. The context is a lua_pushfstring format ("%s", path). */
+int gt_pusherrno(lua_State *L, int err, const char *fmt, ...);
 const char *gt_errno_code(int err); /* errno value -> code */
 const char *gt_git_code(int error); /* libgit2 return value -> code */
 const char *gt_sqlite_code(int rc); /* sqlite result code -> code */
@@ -53,6 +56,27 @@ const char *gt_sqlite_code(int rc); /* sqlite result code -> code */
 */
 extern volatile sig_atomic_t gt_interrupted;
 int gt_pushinterrupted(lua_State *L); /* nil, "interrupted", "EINTR"; returns 3 */
+
+/* Unix time in milliseconds (CLOCK_REALTIME). */
+long long gt_now_ms(void);
+/* Milliseconds, with fractions, of a clock that never jumps (CLOCK_MONOTONIC): for deadlines and
+** durations. */
+double gt_monotonic_ms(void);
+/* Sleeps ms milliseconds; a signal cuts it short only when it set gt_interrupted. */
+void gt_sleep_ms(long long ms);
+
+/* Calls the C function f with two arguments, the value at index `arg` and the light userdata ud,
+** in protected mode (as Lua 5.1's lua_cpcall), keeping nresults of its results: for C code that
+** a Lua error must not jump through, such as a libgit2 callback (libgit2's frames would leak and
+** stay locked) or a loop holding a file or folders open. Returns 0, or -1 with the error object
+** on top of the stack, to raise with lua_error once the C code has freed what it holds. Needs 3
+** free stack slots. */
+int gt_cpcall(lua_State *L, lua_CFunction f, int arg, void *ud, int nresults);
+/* Appends the string s to the list t[list] (t: a stack index). */
+void gt_append(lua_State *L, int t, const char *list, const char *s);
+/* Creates the metatable tname of a userdata type: the metamethods `meta`, and a table of the
+** `methods` (NULL: none) as __index. */
+void gt_createmeta(lua_State *L, const char *tname, const luaL_Reg *meta, const luaL_Reg *methods);
 
 /* Reads an optional integer field of the options table at index `opts` (0 = no table). */
 lua_Integer gt_optfield_integer(lua_State *L, int opts, const char *field, lua_Integer def);
@@ -76,6 +100,16 @@ int gt_path_join(gt_PathBuf *b, const char *dir, const char *rel);
 struct git_repository;
 struct git_index;
 struct git_oid;
+struct git_strarray;
+/* Pushes nil, "<context>: <what happened>", CODE for the libgit2 failure `error`, with libgit2's
+** message turned into one a user can act on where its own is misleading (a repository owned by
+** another user, an interrupt, a full disk). `path` (may be NULL) is where objects or files were
+** being written, to tell a full disk. Returns 3. */
+int gt_pushgiterror(lua_State *L, int error, const char *context, const char *path);
+/* Frees the strings of a (malloc'd by gt, not by libgit2) and empties it. */
+void gt_strarray_free(struct git_strarray *a);
+/* Appends a copy of s to a; 0, or -1 when out of memory. */
+int gt_strarray_add(struct git_strarray *a, const char *s);
 /* The repository of the gt.Repo at `arg`; raises if it is not one or is closed. */
 struct git_repository *gt_checkrepo(lua_State *L, int arg);
 void gt_pushoid(lua_State *L, const struct git_oid *oid);

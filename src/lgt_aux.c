@@ -1,16 +1,22 @@
 /*
 ** lgt_aux.c: helpers shared by gt's C modules, in the spirit of lauxlib.c. This is the one place
-** where errno values, libgit2 errors and sqlite result codes become gt's stable error codes.
+** where errno values, libgit2 errors and sqlite result codes become gt's stable error codes, and
+** where C reads the clocks.
 */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+#include <time.h>
 
 #include <git2.h>
 #include <sqlite3.h>
 
 #include "gt.h"
+
+/* ---------------------------------------------------------------------------------------- */
+/* Failures: nil, message, CODE */
 
 int gt_pushfail(lua_State *L, const char *code, const char *fmt, ...)
 {
@@ -20,6 +26,19 @@ int gt_pushfail(lua_State *L, const char *code, const char *fmt, ...)
 	lua_pushvfstring(L, fmt, ap);
 	va_end(ap);
 	lua_pushstring(L, code);
+	return 3;
+}
+
+int gt_pusherrno(lua_State *L, int err, const char *fmt, ...)
+{
+	va_list ap;
+	luaL_pushfail(L);
+	va_start(ap, fmt);
+	lua_pushvfstring(L, fmt, ap);
+	va_end(ap);
+	lua_pushfstring(L, ": %s", strerror(err));
+	lua_concat(L, 2);
+	lua_pushstring(L, gt_errno_code(err));
 	return 3;
 }
 
@@ -48,6 +67,7 @@ const char *gt_errno_code(int err)
 	case ENOSPC:
 	case EDQUOT: return "ENOSPC";
 	case EINTR: return "EINTR";
+	case EXDEV: return "EXDEV";
 	default: return "EIO";
 	}
 }
@@ -90,6 +110,94 @@ const char *gt_sqlite_code(int rc)
 	default: return "ESQL";
 	}
 }
+
+/* True when the file system holding `path` has no room left: libgit2 often reports a failed
+** write as "callback returned -1" or a short write, which would tell a user nothing. */
+static int disk_full(const char *path)
+{
+	struct statvfs vfs;
+	return path != NULL && statvfs(path, &vfs) == 0 && vfs.f_bavail == 0;
+}
+
+int gt_pushgiterror(lua_State *L, int error, const char *context, const char *path)
+{
+	const git_error *e = git_error_last();
+	const char *msg = e && e->message ? e->message : "unknown libgit2 error";
+	/* libgit2 1.5.1 reports a repository owned by another user as "config value
+	** 'safe.directory' was not found", with GIT_ENOTFOUND. */
+	if (error == GIT_EOWNER || strstr(msg, "'safe.directory'") != NULL)
+		return gt_pushfail(L, "EOWNER",
+				   "%s: the repository is owned by another user; if you trust it: "
+				   "git config --global --add safe.directory %s",
+				   context, context);
+	if (gt_interrupted)
+		return gt_pushinterrupted(L);
+	if (disk_full(path))
+		return gt_pushfail(L, "ENOSPC", "%s: no space left on the device holding %s",
+				   context, path);
+	return gt_pushfail(L, gt_git_code(error), "%s: %s", context, msg);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Clocks */
+
+long long gt_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double gt_monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void gt_sleep_ms(long long ms)
+{
+	struct timespec ts;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !gt_interrupted)
+		;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Lua from C */
+
+int gt_cpcall(lua_State *L, lua_CFunction f, int arg, void *ud, int nresults)
+{
+	arg = lua_absindex(L, arg);
+	lua_pushcfunction(L, f);
+	lua_pushvalue(L, arg);
+	lua_pushlightuserdata(L, ud);
+	return lua_pcall(L, 2, nresults, 0) == LUA_OK ? 0 : -1;
+}
+
+void gt_append(lua_State *L, int t, const char *list, const char *s)
+{
+	lua_getfield(L, t, list);
+	lua_pushstring(L, s);
+	lua_seti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+	lua_pop(L, 1);
+}
+
+void gt_createmeta(lua_State *L, const char *tname, const luaL_Reg *meta, const luaL_Reg *methods)
+{
+	luaL_newmetatable(L, tname);
+	luaL_setfuncs(L, meta, 0);
+	if (methods != NULL) {
+		lua_newtable(L);
+		luaL_setfuncs(L, methods, 0);
+		lua_setfield(L, -2, "__index");
+	}
+	lua_pop(L, 1);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Options and paths */
 
 static int optfield(lua_State *L, int opts, const char *field, int type)
 {
@@ -159,5 +267,29 @@ int gt_path_join(gt_PathBuf *b, const char *dir, const char *rel)
 	if (slash)
 		b->ptr[dl] = '/';
 	memcpy(b->ptr + dl + slash, rel, rl + 1);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* libgit2 string arrays, owned by gt (malloc) */
+
+void gt_strarray_free(git_strarray *a)
+{
+	for (size_t i = 0; i < a->count; i++)
+		free(a->strings[i]);
+	free(a->strings);
+	a->strings = NULL;
+	a->count = 0;
+}
+
+int gt_strarray_add(git_strarray *a, const char *s)
+{
+	char **grown = (char **)realloc(a->strings, (a->count + 1) * sizeof *grown);
+	if (grown == NULL)
+		return -1;
+	a->strings = grown;
+	if ((a->strings[a->count] = strdup(s)) == NULL)
+		return -1;
+	a->count++;
 	return 0;
 }

@@ -18,12 +18,6 @@
 
 #include "gt.h"
 
-static int fail_errno(lua_State *L, const char *path)
-{
-	int err = errno;
-	return gt_pushfail(L, gt_errno_code(err), "%s: %s", path, strerror(err));
-}
-
 static const char *type_name(mode_t mode)
 {
 	if (S_ISREG(mode))
@@ -39,7 +33,7 @@ static int push_stat(lua_State *L, const char *path, int follow)
 {
 	struct stat st;
 	if ((follow ? stat(path, &st) : lstat(path, &st)) != 0)
-		return fail_errno(L, path);
+		return gt_pusherrno(L, errno, "%s", path);
 	lua_createtable(L, 0, 6);
 	lua_pushstring(L, type_name(st.st_mode));
 	lua_setfield(L, -2, "type");
@@ -74,7 +68,7 @@ static int fs_realpath(lua_State *L)
 	const char *path = luaL_checkstring(L, 1);
 	char *real = realpath(path, NULL);
 	if (real == NULL)
-		return fail_errno(L, path);
+		return gt_pusherrno(L, errno, "%s", path);
 	lua_pushstring(L, real);
 	free(real);
 	return 1;
@@ -85,7 +79,7 @@ static int fs_cwd(lua_State *L)
 {
 	char buf[PATH_MAX];
 	if (getcwd(buf, sizeof buf) == NULL)
-		return fail_errno(L, ".");
+		return gt_pusherrno(L, errno, "%s", ".");
 	lua_pushstring(L, buf);
 	return 1;
 }
@@ -96,7 +90,7 @@ static int fs_mkdir(lua_State *L)
 	const char *path = luaL_checkstring(L, 1);
 	mode_t mode = (mode_t)luaL_optinteger(L, 2, 0777);
 	if (mkdir(path, mode) != 0)
-		return fail_errno(L, path);
+		return gt_pusherrno(L, errno, "%s", path);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -118,14 +112,14 @@ static int fs_mkdir_p(lua_State *L)
 			char c = *p;
 			*p = '\0';
 			if (mkdir(buf, mode) != 0 && errno != EEXIST)
-				return fail_errno(L, buf);
+				return gt_pusherrno(L, errno, "%s", buf);
 			*p = c;
 			if (c == '\0')
 				break;
 		}
 	}
 	if (stat(path, &st) != 0)
-		return fail_errno(L, path);
+		return gt_pusherrno(L, errno, "%s", path);
 	if (!S_ISDIR(st.st_mode))
 		return gt_pushfail(L, "ENOTDIR", "%s: not a directory", path);
 	lua_pushboolean(L, 1);
@@ -137,35 +131,50 @@ static int fs_rmdir(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
 	if (rmdir(path) != 0)
-		return fail_errno(L, path);
+		return gt_pusherrno(L, errno, "%s", path);
 	lua_pushboolean(L, 1);
 	return 1;
+}
+
+/* An open folder being listed into a table. */
+typedef struct {
+	DIR *d;
+	int err; /* readdir's errno, or 0 */
+} Listing;
+
+/* Adds the names of the folder (ud) to the list (argument 1), under gt_cpcall: a Lua error
+** (out of memory) must not leave the folder open. */
+static int list_names(lua_State *L)
+{
+	Listing *ls = (Listing *)lua_touserdata(L, 2);
+	struct dirent *e;
+	lua_Integer n = 0;
+	errno = 0;
+	while ((e = readdir(ls->d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		lua_pushstring(L, e->d_name);
+		lua_seti(L, 1, ++n);
+	}
+	ls->err = errno;
+	return 0;
 }
 
 /* fs.dir(path) -> {names...} (unsorted, without "." and "..") | nil, err, code */
 static int fs_dir(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
-	DIR *d = opendir(path);
-	struct dirent *e;
-	lua_Integer n = 0;
-	if (d == NULL)
-		return fail_errno(L, path);
+	Listing ls = {NULL, 0};
+	int status;
 	lua_newtable(L);
-	errno = 0;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		lua_pushstring(L, e->d_name);
-		lua_seti(L, -2, ++n);
-	}
-	if (errno != 0) {
-		int err = errno;
-		closedir(d);
-		errno = err;
-		return fail_errno(L, path);
-	}
-	closedir(d);
+	if ((ls.d = opendir(path)) == NULL)
+		return gt_pusherrno(L, errno, "%s", path);
+	status = gt_cpcall(L, list_names, -1, &ls, 0);
+	closedir(ls.d);
+	if (status != 0)
+		return lua_error(L);
+	if (ls.err != 0)
+		return gt_pusherrno(L, ls.err, "%s", path);
 	return 1;
 }
 
@@ -211,10 +220,10 @@ static int fs_remove_tree(lua_State *L)
 	const char *path = luaL_checkstring(L, 1);
 	struct stat st;
 	if (lstat(path, &st) != 0)
-		return fail_errno(L, path);
+		return gt_pusherrno(L, errno, "%s", path);
 	if (!S_ISDIR(st.st_mode)) {
 		if (unlink(path) != 0)
-			return fail_errno(L, path);
+			return gt_pusherrno(L, errno, "%s", path);
 		lua_pushboolean(L, 1);
 		return 1;
 	}
@@ -231,8 +240,7 @@ static int fs_remove_tree(lua_State *L)
 			if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS) == 0)
 				goto done;
 		}
-		errno = failed_errno;
-		return fail_errno(L, failed_path[0] ? failed_path : path);
+		return gt_pusherrno(L, failed_errno, "%s", failed_path[0] ? failed_path : path);
 	}
 done:
 	lua_pushboolean(L, 1);
@@ -244,7 +252,7 @@ static int fs_chdir(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
 	if (chdir(path) != 0)
-		return fail_errno(L, path);
+		return gt_pusherrno(L, errno, "%s", path);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -305,36 +313,84 @@ static int fs_copy_file(lua_State *L)
 	struct stat st;
 	const char *how;
 	int in, out, err;
-	in = open(src, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused right after. */
+	in = open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (in < 0)
-		return fail_errno(L, src);
-	if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
-		err = S_ISREG(st.st_mode) ? errno : EINVAL;
+		return gt_pusherrno(L, errno, "%s", src);
+	if (fstat(in, &st) != 0) {
+		err = errno;
 		close(in);
-		if (err == EINVAL)
-			return gt_pushfail(L, "EINVALID", "%s: not a regular file", src);
-		errno = err;
-		return fail_errno(L, src);
+		return gt_pusherrno(L, err, "%s", src);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(in);
+		return gt_pushfail(L, "EINVALID", "%s: not a regular file", src);
 	}
 	out = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL),
 		   st.st_mode & 07777);
 	if (out < 0) {
 		err = errno;
 		close(in);
-		errno = err;
-		return fail_errno(L, dst);
+		return gt_pusherrno(L, err, "%s", dst);
 	}
 	how = copy_fd(in, out, st.st_size);
 	err = errno;
 	close(in);
-	if (how == NULL || fchmod(out, st.st_mode & 07777) != 0 || close(out) != 0) {
-		if (how != NULL)
-			err = errno;
+	if (how != NULL && fchmod(out, st.st_mode & 07777) != 0) {
+		how = NULL;
+		err = errno;
+	}
+	/* close releases the descriptor even when it fails (a write error reported late). */
+	if (close(out) != 0 && how != NULL) {
+		how = NULL;
+		err = errno;
+	}
+	if (how == NULL) {
 		unlink(dst);
-		errno = err;
-		return fail_errno(L, dst);
+		return err == EINTR && gt_interrupted ? gt_pushinterrupted(L)
+						      : gt_pusherrno(L, err, "%s", dst);
 	}
 	lua_pushstring(L, how);
+	return 1;
+}
+
+/* A regular file being read whole. */
+typedef struct {
+	int fd;
+	lua_Integer max;
+	int err;     /* read's errno (EINTR: gt was interrupted), or 0 */
+	int too_big; /* it grew past max since fstat */
+} Reading;
+
+/* Pushes the content of the file (ud), or nil with err or too_big set. Runs under gt_cpcall: a
+** Lua error (out of memory) must not leave the file open. */
+static int read_all(lua_State *L)
+{
+	Reading *r = (Reading *)lua_touserdata(L, 2);
+	luaL_Buffer b;
+	size_t got = 0;
+	luaL_buffinit(L, &b);
+	for (;;) {
+		char *p = luaL_prepbuffer(&b);
+		ssize_t n = read(r->fd, p, LUAL_BUFFERSIZE);
+		if (n < 0 && errno == EINTR && !gt_interrupted)
+			continue;
+		if (n < 0 || gt_interrupted) {
+			r->err = n < 0 ? errno : EINTR;
+			lua_pushnil(L);
+			return 1;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if ((lua_Integer)got > r->max) {
+			r->too_big = 1;
+			lua_pushnil(L);
+			return 1;
+		}
+		luaL_addsize(&b, (size_t)n);
+	}
+	luaL_pushresult(&b);
 	return 1;
 }
 
@@ -346,53 +402,38 @@ static int fs_read_file(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
 	lua_Integer max = gt_optfield_integer(L, 2, "max_bytes", 1048576);
-	luaL_Buffer b;
+	Reading r = {-1, max, 0, 0};
 	struct stat st;
-	size_t got = 0;
-	int fd, err;
+	int status, err;
 	luaL_argcheck(L, max >= 0, 2, "max_bytes must be >= 0");
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused right after. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return fail_errno(L, path);
-	if (fstat(fd, &st) != 0) {
+	r.fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (r.fd < 0)
+		return gt_pusherrno(L, errno, "%s", path);
+	if (fstat(r.fd, &st) != 0) {
 		err = errno;
-		close(fd);
-		errno = err;
-		return fail_errno(L, path);
+		close(r.fd);
+		return gt_pusherrno(L, err, "%s", path);
 	}
 	if (!S_ISREG(st.st_mode)) {
-		close(fd);
+		close(r.fd);
 		return gt_pushfail(L, "ENOTREG", "%s: not a regular file (%s)", path,
 				   type_name(st.st_mode));
 	}
 	if (st.st_size > max) {
-		close(fd);
+		close(r.fd);
 		return gt_pushfail(L, "ETOOBIG", "%s: larger than %I bytes", path, max);
 	}
-	luaL_buffinit(L, &b);
-	for (;;) {
-		char *p = luaL_prepbuffer(&b);
-		ssize_t n = read(fd, p, LUAL_BUFFERSIZE);
-		if (n < 0 && errno == EINTR && !gt_interrupted)
-			continue;
-		if (n < 0 || gt_interrupted) {
-			err = n < 0 ? errno : EINTR;
-			close(fd);
-			errno = err;
-			return err == EINTR ? gt_pushinterrupted(L) : fail_errno(L, path);
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if ((lua_Integer)got > max) { /* it grew since fstat */
-			close(fd);
-			return gt_pushfail(L, "ETOOBIG", "%s: larger than %I bytes", path, max);
-		}
-		luaL_addsize(&b, (size_t)n);
-	}
-	close(fd);
-	luaL_pushresult(&b);
+	status = gt_cpcall(L, read_all, 1, &r, 1);
+	close(r.fd);
+	if (status != 0)
+		return lua_error(L);
+	if (r.err == EINTR)
+		return gt_pushinterrupted(L);
+	if (r.err != 0)
+		return gt_pusherrno(L, r.err, "%s", path);
+	if (r.too_big) /* it grew since fstat */
+		return gt_pushfail(L, "ETOOBIG", "%s: larger than %I bytes", path, max);
 	return 1;
 }
 
@@ -402,13 +443,8 @@ static int fs_rename(lua_State *L)
 {
 	const char *from = luaL_checkstring(L, 1);
 	const char *to = luaL_checkstring(L, 2);
-	if (rename(from, to) != 0) {
-		int err = errno;
-		if (err == EXDEV)
-			return gt_pushfail(L, "EXDEV", "%s: %s", from, strerror(err));
-		errno = err;
-		return fail_errno(L, from);
-	}
+	if (rename(from, to) != 0)
+		return gt_pusherrno(L, errno, "%s", from); /* "EXDEV" across file systems */
 	lua_pushboolean(L, 1);
 	return 1;
 }

@@ -5,21 +5,19 @@
 ** is decided in Lua.
 **
 ** libgit2 is initialised when a repository is first opened or cloned (only commands that touch
-** git do that), with strict hash verification off: it re-hashes every object it reads, which is more
-** than half of a checkout's cost (shared/reference/perf-baseline.md).
+** git do that), with strict hash verification off: with it on, libgit2 hashes every object it
+** reads again, which is more than half of the time a checkout takes.
+**
+** No Lua error may jump through libgit2's frames: a libgit2 callback does its Lua work under
+** gt_cpcall, and an error raised there stops the libgit2 call and is raised again once it has
+** returned (see "libgit2 callbacks" below).
 */
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
 
 #include <git2.h>
-#include <git2/sys/repository.h>
 
 #include "gt.h"
 
@@ -29,73 +27,29 @@ typedef struct {
 	git_repository *repo; /* NULL once closed */
 } Repo;
 
-/* True when the file system holding `path` has no room left: libgit2 often reports a failed
-** write as "callback returned -1" or a short write, which would tell a user nothing. */
-static int disk_full(const char *path)
-{
-	struct statvfs vfs;
-	return path != NULL && statvfs(path, &vfs) == 0 && vfs.f_bavail == 0;
-}
+/* ---------------------------------------------------------------------------------------- */
+/* Error helpers */
 
-/* Pushes nil, "<context>: <what happened>", CODE, with libgit2's message turned into one a user
-** can act on where libgit2's own is misleading. `path` (may be NULL) is where objects or files
-** were being written, to tell a full disk. */
-static int fail_git_at(lua_State *L, int error, const char *context, const char *path)
-{
-	const git_error *e = git_error_last();
-	const char *msg = e && e->message ? e->message : "unknown libgit2 error";
-	/* libgit2 1.5.1 reports a repository owned by another user as "config value
-	** 'safe.directory' was not found", with GIT_ENOTFOUND. */
-	if (error == GIT_EOWNER || strstr(msg, "'safe.directory'") != NULL)
-		return gt_pushfail(L, "EOWNER",
-				   "%s: the repository is owned by another user; if you trust it: "
-				   "git config --global --add safe.directory %s",
-				   context, context);
-	if (gt_interrupted)
-		return gt_pushinterrupted(L);
-	if (disk_full(path))
-		return gt_pushfail(L, "ENOSPC", "%s: no space left on the device holding %s",
-				   context, path);
-	return gt_pushfail(L, gt_git_code(error), "%s: %s", context, msg);
-}
-
-/* Pushes nil, "<context>: <libgit2 message>", CODE. */
+/* Pushes nil, "<context>: <libgit2 message>", CODE (gt_pushgiterror). */
 static int fail_git(lua_State *L, int error, const char *context)
 {
-	return fail_git_at(L, error, context, NULL);
+	return gt_pushgiterror(L, error, context, NULL);
 }
+
+/* Parses a hex object id; pushes nil, err, "EINVALID" and returns 3 when it is not one. */
+static int parse_oid(lua_State *L, git_oid *out, const char *hex)
+{
+	if (strlen(hex) != GIT_OID_HEXSZ || git_oid_fromstr(out, hex) < 0)
+		return gt_pushfail(L, "EINVALID", "%s: not an object id", hex);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The gt.Repo userdata, object ids and revisions */
 
 static Repo *torepo(lua_State *L)
 {
 	return (Repo *)luaL_checkudata(L, 1, REPO_TYPE);
-}
-
-static git_repository *checkrepo(lua_State *L)
-{
-	Repo *r = torepo(L);
-	if (r->repo == NULL)
-		luaL_error(L, "attempt to use a closed repository");
-	return r->repo;
-}
-
-static Repo *newrepo(lua_State *L)
-{
-	Repo *r = (Repo *)lua_newuserdatauv(L, sizeof *r, 0);
-	r->repo = NULL;
-	luaL_setmetatable(L, REPO_TYPE);
-	return r;
-}
-
-static void push_oid(lua_State *L, const git_oid *oid)
-{
-	char hex[GIT_OID_HEXSZ + 1];
-	git_oid_tostr(hex, sizeof hex, oid);
-	lua_pushstring(L, hex);
-}
-
-void gt_pushoid(lua_State *L, const git_oid *oid)
-{
-	push_oid(L, oid);
 }
 
 git_repository *gt_checkrepo(lua_State *L, int arg)
@@ -106,12 +60,25 @@ git_repository *gt_checkrepo(lua_State *L, int arg)
 	return r->repo;
 }
 
-/* Parses a hex object id; pushes nil, err, "EINVALID" and returns 3 when it is not one. */
-static int parse_oid(lua_State *L, git_oid *out, const char *hex)
+/* The repository of the method's self. */
+static git_repository *checkrepo(lua_State *L)
 {
-	if (strlen(hex) != GIT_OID_HEXSZ || git_oid_fromstr(out, hex) < 0)
-		return gt_pushfail(L, "EINVALID", "%s: not an object id", hex);
-	return 0;
+	return gt_checkrepo(L, 1);
+}
+
+static Repo *newrepo(lua_State *L)
+{
+	Repo *r = (Repo *)lua_newuserdatauv(L, sizeof *r, 0);
+	r->repo = NULL;
+	luaL_setmetatable(L, REPO_TYPE);
+	return r;
+}
+
+void gt_pushoid(lua_State *L, const git_oid *oid)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+	git_oid_tostr(hex, sizeof hex, oid);
+	lua_pushstring(L, hex);
 }
 
 /* Resolves a revision (name, ref, hex id) to a commit id; 0 or a libgit2 error. */
@@ -129,17 +96,23 @@ static int resolve_commit(git_oid *out, git_repository *repo, const char *spec)
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* Lua callbacks from libgit2 (progress). An error raised by the callback cancels the operation
-** and is re-raised once libgit2 has returned. */
+/* libgit2 callbacks
+**
+** A callback that touches Lua does it all (tables and strings included: memory errors too) in a
+** small C function run by gt_cpcall, never directly: a Lua error that jumped through libgit2's
+** frames would leak what they hold and leave it locked. When that function raises, the callback
+** records it and returns -1, which stops the libgit2 call; the method frees what it holds and
+** raises the error (left on top of the stack) again. Callbacks that only collect C data
+** (collect_submodule) need none of this. */
 
+/* A progress callback (clone, fetch) calling a Lua function. */
 typedef struct {
 	lua_State *L;
 	int fn;     /* stack index of the Lua function, 0 for none */
 	int failed; /* the callback raised; its error object is at the top of the stack */
 } Callback;
 
-/* Builds the stats table and calls the Lua function, all under lua_pcall, so that no Lua error
-** (memory included) can jump through libgit2's frames. */
+/* Builds the stats table (ud) and calls the Lua function (argument 1), under gt_cpcall. */
 static int call_progress(lua_State *L)
 {
 	const git_indexer_progress *stats = (const git_indexer_progress *)lua_touserdata(L, 2);
@@ -169,23 +142,20 @@ static int on_transfer(const git_indexer_progress *stats, void *payload)
 		return -1;
 	if (cb->fn == 0)
 		return 0;
-	if (!lua_checkstack(L, 4))
-		return 0;
-	lua_pushcfunction(L, call_progress);
-	lua_pushvalue(L, cb->fn);
-	lua_pushlightuserdata(L, (void *)stats);
-	if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+	if (gt_cpcall(L, call_progress, cb->fn, (void *)stats, 0) != 0) {
 		cb->failed = 1; /* the error object stays on top of the stack */
 		return -1;
 	}
 	return 0;
 }
 
+/* Reads the function opts[field] into cb, and makes room on the stack for the calls. */
 static void callback_init(Callback *cb, lua_State *L, int opts, const char *field)
 {
 	cb->L = L;
 	cb->fn = 0;
 	cb->failed = 0;
+	luaL_checkstack(L, 4, NULL);
 	if (opts != 0 && lua_istable(L, opts)) {
 		lua_getfield(L, opts, field);
 		if (lua_isnil(L, -1)) {
@@ -197,10 +167,123 @@ static void callback_init(Callback *cb, lua_State *L, int opts, const char *fiel
 	}
 }
 
+/* repo:stashes() walking the stashes into a list. */
+typedef struct {
+	lua_State *L;
+	int list;           /* stack index of the list */
+	const char *branch; /* NULL: all stashes */
+	size_t branch_len;
+	int failed; /* a Lua error stopped the walk; it is on top of the stack */
+	/* the stash add_stash adds */
+	size_t index;
+	const char *message;
+	const git_oid *oid;
+} StashWalk;
+
+/* Stash messages name the branch they were made on: "WIP on <b>: ..." or "On <b>: ...". */
+static int names_branch(const char *msg, const char *branch, size_t len)
+{
+	if (strncmp(msg, "WIP on ", 7) == 0)
+		msg += 7;
+	else if (strncmp(msg, "On ", 3) == 0)
+		msg += 3;
+	else
+		return 0;
+	return strncmp(msg, branch, len) == 0 && msg[len] == ':';
+}
+
+/* Appends the stash w (ud) to the list (argument 1), under gt_cpcall. */
+static int add_stash(lua_State *L)
+{
+	const StashWalk *w = (const StashWalk *)lua_touserdata(L, 2);
+	lua_createtable(L, 0, 3);
+	lua_pushinteger(L, (lua_Integer)w->index);
+	lua_setfield(L, -2, "index");
+	lua_pushstring(L, w->message);
+	lua_setfield(L, -2, "message");
+	gt_pushoid(L, w->oid);
+	lua_setfield(L, -2, "oid");
+	lua_seti(L, 1, (lua_Integer)lua_rawlen(L, 1) + 1);
+	return 0;
+}
+
+static int on_stash(size_t index, const char *message, const git_oid *oid, void *payload)
+{
+	StashWalk *w = (StashWalk *)payload;
+	if (w->branch != NULL && !names_branch(message, w->branch, w->branch_len))
+		return 0;
+	w->index = index;
+	w->message = message;
+	w->oid = oid;
+	if (gt_cpcall(w->L, add_stash, w->list, w, 0) != 0) {
+		w->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* repo:tree_find() walking a tree for the files of one name. */
+typedef struct {
+	lua_State *L;
+	int list; /* stack index of the list */
+	const char *name;
+	lua_Integer found;
+	int failed; /* a Lua error stopped the walk; it is on top of the stack */
+	/* the file add_tree_entry adds */
+	const char *root;
+	const git_tree_entry *entry;
+} TreeFind;
+
+/* Appends the file f (ud) to the list (argument 1), under gt_cpcall. */
+static int add_tree_entry(lua_State *L)
+{
+	TreeFind *f = (TreeFind *)lua_touserdata(L, 2);
+	lua_createtable(L, 0, 2);
+	lua_pushfstring(L, "%s%s", f->root, f->name);
+	lua_setfield(L, -2, "path");
+	gt_pushoid(L, git_tree_entry_id(f->entry));
+	lua_setfield(L, -2, "oid");
+	lua_seti(L, 1, ++f->found);
+	return 0;
+}
+
+static int on_tree_entry(const char *root, const git_tree_entry *entry, void *payload)
+{
+	TreeFind *f = (TreeFind *)payload;
+	if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB ||
+	    strcmp(git_tree_entry_name(entry), f->name) != 0)
+		return 0;
+	f->root = root;
+	f->entry = entry;
+	if (gt_cpcall(f->L, add_tree_entry, f->list, f, 0) != 0) {
+		f->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* Collects the submodules' names in C (a git_strarray of gt's): their tables are made once
+** git_submodule_foreach has returned. */
+static int collect_submodule(git_submodule *sm, const char *name, void *payload)
+{
+	(void)sm;
+	if (gt_strarray_add((git_strarray *)payload, name) < 0) {
+		git_error_set_oom();
+		return -1;
+	}
+	return 0;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Module functions */
 
-static int shutdown_libgit2(lua_State *L);
+/* libgit2 is shut down when the Lua state closes, after every repository has been freed. */
+static int shutdown_libgit2(lua_State *L)
+{
+	(void)L;
+	git_libgit2_shutdown();
+	return 0;
+}
 
 /* Initialises libgit2 on first use, not when the module loads: commands that only read the
 ** ledger (gt polecat list) never pay for it (it reads the CA bundle: milliseconds). */
@@ -227,7 +310,7 @@ static void ensure_libgit2(lua_State *L)
 ** searches parent folders. bare: open the git folder `path` as a bare repository, whatever its
 ** config says of a working tree (a submodule's git folder whose core.worktree names a folder
 ** that was moved); workdir, with bare: the working tree to give it instead. */
-static int wt_open(lua_State *L)
+static int l_open(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
 	const char *workdir = gt_optfield_string(L, 2, "workdir", NULL);
@@ -250,7 +333,7 @@ static int wt_open(lua_State *L)
 
 /* git.clone(url, path [, {bare = true, progress = fn(stats)}]) -> gt.Repo | nil, err, code.
 ** origin's branches land under refs/remotes/origin/. */
-static int wt_clone(lua_State *L)
+static int l_clone(lua_State *L)
 {
 	const char *url = luaL_checkstring(L, 1);
 	const char *path = luaL_checkstring(L, 2);
@@ -273,8 +356,17 @@ static int wt_clone(lua_State *L)
 	return 1;
 }
 
+/* git.libgit2_version() -> "1.5.1" */
+static int l_libgit2_version(lua_State *L)
+{
+	int major, minor, rev;
+	git_libgit2_version(&major, &minor, &rev);
+	lua_pushfstring(L, "%d.%d.%d", major, minor, rev);
+	return 1;
+}
+
 /* ---------------------------------------------------------------------------------------- */
-/* Repository methods */
+/* Repository methods: the handle, config and remotes */
 
 static int r_close(lua_State *L)
 {
@@ -318,72 +410,6 @@ static int r_workdir(lua_State *L)
 		luaL_pushfail(L);
 	else
 		lua_pushstring(L, wd);
-	return 1;
-}
-
-/* repo:head() -> {ref = "refs/heads/x" | nil, oid = hex | nil, detached, unborn}. */
-static int r_head(lua_State *L)
-{
-	git_repository *repo = checkrepo(L);
-	git_reference *head = NULL, *resolved = NULL;
-	int error = git_reference_lookup(&head, repo, "HEAD");
-	if (error < 0)
-		return fail_git(L, error, "HEAD");
-	lua_createtable(L, 0, 4);
-	if (git_reference_type(head) == GIT_REFERENCE_SYMBOLIC) {
-		lua_pushstring(L, git_reference_symbolic_target(head));
-		lua_setfield(L, -2, "ref");
-		error = git_reference_resolve(&resolved, head);
-		if (error == 0) {
-			push_oid(L, git_reference_target(resolved));
-			lua_setfield(L, -2, "oid");
-		} else if (error != GIT_ENOTFOUND) {
-			git_reference_free(head);
-			return fail_git(L, error, "HEAD");
-		}
-		lua_pushboolean(L, error == GIT_ENOTFOUND);
-		lua_setfield(L, -2, "unborn");
-		lua_pushboolean(L, 0);
-	} else {
-		push_oid(L, git_reference_target(head));
-		lua_setfield(L, -2, "oid");
-		lua_pushboolean(L, 0);
-		lua_setfield(L, -2, "unborn");
-		lua_pushboolean(L, 1);
-	}
-	lua_setfield(L, -2, "detached");
-	git_reference_free(resolved);
-	git_reference_free(head);
-	return 1;
-}
-
-/* repo:resolve(spec) -> commit id (hex) | nil, err, code ("ENOTFOUND" for an unknown name). */
-static int r_resolve(lua_State *L)
-{
-	git_repository *repo = checkrepo(L);
-	const char *spec = luaL_checkstring(L, 2);
-	git_oid oid;
-	int error = resolve_commit(&oid, repo, spec);
-	if (error < 0)
-		return fail_git(L, error, spec);
-	push_oid(L, &oid);
-	return 1;
-}
-
-/* repo:tree_of(spec) -> id of the commit's tree | nil, err, code. */
-static int r_tree_of(lua_State *L)
-{
-	git_repository *repo = checkrepo(L);
-	const char *spec = luaL_checkstring(L, 2);
-	git_oid oid;
-	git_commit *commit = NULL;
-	int error = resolve_commit(&oid, repo, spec);
-	if (error == 0)
-		error = git_commit_lookup(&commit, repo, &oid);
-	if (error < 0)
-		return fail_git(L, error, spec);
-	push_oid(L, git_commit_tree_id(commit));
-	git_commit_free(commit);
 	return 1;
 }
 
@@ -449,6 +475,163 @@ static int r_fetch(lua_State *L)
 	return 2;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Repository methods: refs and branches */
+
+/* repo:head() -> {ref = "refs/heads/x" | nil, oid = hex | nil, detached, unborn}. */
+static int r_head(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	git_reference *head = NULL, *resolved = NULL;
+	int error = git_reference_lookup(&head, repo, "HEAD");
+	if (error < 0)
+		return fail_git(L, error, "HEAD");
+	lua_createtable(L, 0, 4);
+	if (git_reference_type(head) == GIT_REFERENCE_SYMBOLIC) {
+		lua_pushstring(L, git_reference_symbolic_target(head));
+		lua_setfield(L, -2, "ref");
+		error = git_reference_resolve(&resolved, head);
+		if (error == 0) {
+			gt_pushoid(L, git_reference_target(resolved));
+			lua_setfield(L, -2, "oid");
+		} else if (error != GIT_ENOTFOUND) {
+			git_reference_free(head);
+			return fail_git(L, error, "HEAD");
+		}
+		lua_pushboolean(L, error == GIT_ENOTFOUND);
+		lua_setfield(L, -2, "unborn");
+		lua_pushboolean(L, 0);
+	} else {
+		gt_pushoid(L, git_reference_target(head));
+		lua_setfield(L, -2, "oid");
+		lua_pushboolean(L, 0);
+		lua_setfield(L, -2, "unborn");
+		lua_pushboolean(L, 1);
+	}
+	lua_setfield(L, -2, "detached");
+	git_reference_free(resolved);
+	git_reference_free(head);
+	return 1;
+}
+
+/* repo:ref_create(name, id [, {force = false, message = "..."}]) -> true | nil, err, code
+** ("EEXISTS" when it exists and force is not set). */
+static int r_ref_create(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *name = luaL_checkstring(L, 2);
+	const char *hex = luaL_checkstring(L, 3);
+	int force = gt_optfield_boolean(L, 4, "force", 0);
+	const char *message = gt_optfield_string(L, 4, "message", "gt: ref");
+	git_oid oid;
+	git_reference *ref = NULL;
+	int error;
+	if (parse_oid(L, &oid, hex) != 0)
+		return 3;
+	error = git_reference_create(&ref, repo, name, &oid, force, message);
+	git_reference_free(ref);
+	if (error < 0)
+		return fail_git(L, error, name);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* repo:ref_lookup(name) -> id the ref points at (peeled through symbolic refs) | nil, err,
+** "ENOTFOUND". */
+static int r_ref_lookup(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *name = luaL_checkstring(L, 2);
+	git_oid oid;
+	int error = git_reference_name_to_id(&oid, repo, name);
+	if (error < 0)
+		return fail_git(L, error, name);
+	gt_pushoid(L, &oid);
+	return 1;
+}
+
+/* repo:refs([glob]) -> {{name, oid}...}, in no set order (symbolic refs are skipped). */
+static int r_refs(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *glob = luaL_optstring(L, 2, NULL);
+	git_reference_iterator *it = NULL;
+	git_reference *ref = NULL;
+	lua_Integer n = 0;
+	int error = glob ? git_reference_iterator_glob_new(&it, repo, glob)
+			 : git_reference_iterator_new(&it, repo);
+	if (error < 0)
+		return fail_git(L, error, glob ? glob : "refs");
+	lua_newtable(L);
+	while ((error = git_reference_next(&ref, it)) == 0) {
+		if (git_reference_type(ref) == GIT_REFERENCE_DIRECT) {
+			lua_createtable(L, 0, 2);
+			lua_pushstring(L, git_reference_name(ref));
+			lua_setfield(L, -2, "name");
+			gt_pushoid(L, git_reference_target(ref));
+			lua_setfield(L, -2, "oid");
+			lua_seti(L, -2, ++n);
+		}
+		git_reference_free(ref);
+	}
+	git_reference_iterator_free(it);
+	if (error != GIT_ITEROVER)
+		return fail_git(L, error, glob ? glob : "refs");
+	return 1;
+}
+
+/* repo:ref_delete(name) -> true | nil, err, "ENOTFOUND" */
+static int r_ref_delete(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *name = luaL_checkstring(L, 2);
+	git_reference *ref = NULL;
+	int error = git_reference_lookup(&ref, repo, name); /* removing a missing ref "succeeds" */
+	git_reference_free(ref);
+	if (error == 0)
+		error = git_reference_remove(repo, name);
+	if (error < 0)
+		return fail_git(L, error, name);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* repo:symref(name) -> the ref a symbolic ref names ("refs/remotes/origin/main") | nil when
+** it is not symbolic or does not exist. */
+static int r_symref(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *name = luaL_checkstring(L, 2);
+	git_reference *ref = NULL;
+	if (git_reference_lookup(&ref, repo, name) < 0 ||
+	    git_reference_type(ref) != GIT_REFERENCE_SYMBOLIC) {
+		git_error_clear();
+		git_reference_free(ref);
+		luaL_pushfail(L);
+		return 1;
+	}
+	lua_pushstring(L, git_reference_symbolic_target(ref));
+	git_reference_free(ref);
+	return 1;
+}
+
+/* repo:symref_set(name, target [, message]) -> true | nil, err, code: makes name a symbolic ref
+** to target (replacing what was there). */
+static int r_symref_set(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *name = luaL_checkstring(L, 2);
+	const char *target = luaL_checkstring(L, 3);
+	const char *message = luaL_optstring(L, 4, "gt: symref");
+	git_reference *ref = NULL;
+	int error = git_reference_symbolic_create(&ref, repo, name, target, 1, message);
+	git_reference_free(ref);
+	if (error < 0)
+		return fail_git(L, error, name);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* repo:branch_create(name, start [, {force = false}]) -> commit id | nil, err, code
 ** ("EEXISTS" when the branch exists). start is any revision; no upstream is configured. */
 static int r_branch_create(lua_State *L)
@@ -470,7 +653,7 @@ static int r_branch_create(lua_State *L)
 	git_commit_free(commit);
 	if (error < 0)
 		return fail_git(L, error, name);
-	push_oid(L, &oid);
+	gt_pushoid(L, &oid);
 	return 1;
 }
 
@@ -483,7 +666,7 @@ static int r_branch_lookup(lua_State *L)
 	int error = git_branch_lookup(&ref, repo, name, GIT_BRANCH_LOCAL);
 	if (error < 0)
 		return fail_git(L, error, name);
-	push_oid(L, git_reference_target(ref));
+	gt_pushoid(L, git_reference_target(ref));
 	git_reference_free(ref);
 	return 1;
 }
@@ -543,6 +726,9 @@ static int r_branch_delete(lua_State *L)
 	lua_pushboolean(L, 1);
 	return 1;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Repository methods: worktrees */
 
 /* repo:worktree_add(name, path, branch [, {lock = reason, checkout = true}]) -> true | nil,
 ** err, code. Registers worktree `name` (git's admin folder .git/worktrees/<name>) at `path`,
@@ -766,13 +952,8 @@ static int r_worktree_prune(lua_State *L)
 	return 1;
 }
 
-static void add_path(lua_State *L, int result, const char *kind, const char *path)
-{
-	lua_getfield(L, result, kind);
-	lua_pushstring(L, path);
-	lua_seti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-	lua_pop(L, 1);
-}
+/* ---------------------------------------------------------------------------------------- */
+/* Repository methods: status */
 
 static int skip_worktree(git_index *index, const char *path)
 {
@@ -833,29 +1014,29 @@ static int r_status(lua_State *L)
 		const char *path =
 		    d ? (d->new_file.path ? d->new_file.path : d->old_file.path) : "?";
 		if (e->status & GIT_STATUS_CONFLICTED) {
-			add_path(L, result, "conflicted", path);
+			gt_append(L, result, "conflicted", path);
 			continue;
 		}
 		if (e->status &
 		    (GIT_STATUS_INDEX_NEW | GIT_STATUS_INDEX_MODIFIED | GIT_STATUS_INDEX_DELETED |
 		     GIT_STATUS_INDEX_RENAMED | GIT_STATUS_INDEX_TYPECHANGE))
-			add_path(L, result, "staged", path);
+			gt_append(L, result, "staged", path);
 		if (e->index_to_workdir == NULL)
 			continue;
 		path = e->index_to_workdir->new_file.path ? e->index_to_workdir->new_file.path
 							  : e->index_to_workdir->old_file.path;
 		if (e->status & GIT_STATUS_WT_UNREADABLE) {
-			add_path(L, result, "unreadable", path);
+			gt_append(L, result, "unreadable", path);
 		} else if ((e->status & GIT_STATUS_WT_DELETED) && skip_worktree(index, path)) {
 			/* absent by a sparse checkout's design (libgit2 reports it deleted) */
 		} else if (e->status & (GIT_STATUS_WT_MODIFIED | GIT_STATUS_WT_DELETED |
 					GIT_STATUS_WT_RENAMED | GIT_STATUS_WT_TYPECHANGE))
-			add_path(L, result, "unstaged", path);
+			gt_append(L, result, "unstaged", path);
 		else if ((e->status & GIT_STATUS_WT_NEW) && path[0] &&
 			 path[strlen(path) - 1] == '/')
-			add_path(L, result, "nested", path); /* a repository of its own */
+			gt_append(L, result, "nested", path); /* a repository of its own */
 		else if (e->status & GIT_STATUS_WT_NEW)
-			add_path(L, result, "untracked", path);
+			gt_append(L, result, "untracked", path);
 	}
 	git_status_list_free(list);
 	/* As on disk again: a later write of this repository's index must not drop its flags. */
@@ -864,6 +1045,9 @@ static int r_status(lua_State *L)
 	git_index_free(index); /* the repository keeps its own reference */
 	return 1;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Repository methods: history */
 
 /* Hides the commits of every ref matching glob from walk. Unlike git_revwalk_hide_glob, a
 ** symbolic ref whose target is gone (origin/HEAD after origin renamed its default branch) and
@@ -938,7 +1122,7 @@ static int r_commits_not_on(lua_State *L)
 		if (error < 0)
 			break;
 		lua_createtable(L, 0, 2);
-		push_oid(L, &oid);
+		gt_pushoid(L, &oid);
 		lua_setfield(L, -2, "oid");
 		lua_pushstring(L, git_commit_summary(commit) ? git_commit_summary(commit) : "");
 		lua_setfield(L, -2, "summary");
@@ -974,7 +1158,7 @@ static int r_log(lua_State *L)
 			break;
 		author = git_commit_author(commit);
 		lua_createtable(L, 0, 6);
-		push_oid(L, &oid);
+		gt_pushoid(L, &oid);
 		lua_setfield(L, -2, "oid");
 		lua_pushstring(L, git_commit_summary(commit) ? git_commit_summary(commit) : "");
 		lua_setfield(L, -2, "summary");
@@ -1017,40 +1201,8 @@ static int r_ahead_behind(lua_State *L)
 	return 2;
 }
 
-typedef struct {
-	lua_State *L;
-	const char *branch; /* NULL: all stashes */
-	size_t branch_len;
-} StashWalk;
-
-/* Stash messages name the branch they were made on: "WIP on <b>: ..." or "On <b>: ...". */
-static int names_branch(const char *msg, const char *branch, size_t len)
-{
-	if (strncmp(msg, "WIP on ", 7) == 0)
-		msg += 7;
-	else if (strncmp(msg, "On ", 3) == 0)
-		msg += 3;
-	else
-		return 0;
-	return strncmp(msg, branch, len) == 0 && msg[len] == ':';
-}
-
-static int on_stash(size_t index, const char *message, const git_oid *oid, void *payload)
-{
-	StashWalk *w = (StashWalk *)payload;
-	lua_State *L = w->L;
-	if (w->branch != NULL && !names_branch(message, w->branch, w->branch_len))
-		return 0;
-	lua_createtable(L, 0, 3);
-	lua_pushinteger(L, (lua_Integer)index);
-	lua_setfield(L, -2, "index");
-	lua_pushstring(L, message);
-	lua_setfield(L, -2, "message");
-	push_oid(L, oid);
-	lua_setfield(L, -2, "oid");
-	lua_seti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-	return 0;
-}
+/* ---------------------------------------------------------------------------------------- */
+/* Repository methods: stashes */
 
 /* repo:stashes([branch]) -> {{index, message, oid}...}: the repository's stashes (shared by all
 ** its worktrees), or only those whose message names the branch (its short name). */
@@ -1059,12 +1211,50 @@ static int r_stashes(lua_State *L)
 	git_repository *repo = checkrepo(L);
 	StashWalk w;
 	int error;
+	memset(&w, 0, sizeof w);
 	w.L = L;
 	w.branch = luaL_optlstring(L, 2, NULL, &w.branch_len);
+	luaL_checkstack(L, 4, NULL);
 	lua_newtable(L);
+	w.list = lua_gettop(L);
 	error = git_stash_foreach(repo, on_stash, &w);
+	if (w.failed)
+		return lua_error(L);
 	if (error < 0 && error != GIT_ENOTFOUND)
 		return fail_git(L, error, "stash");
+	return 1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Repository methods: trees and commits */
+
+/* repo:resolve(spec) -> commit id (hex) | nil, err, code ("ENOTFOUND" for an unknown name). */
+static int r_resolve(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *spec = luaL_checkstring(L, 2);
+	git_oid oid;
+	int error = resolve_commit(&oid, repo, spec);
+	if (error < 0)
+		return fail_git(L, error, spec);
+	gt_pushoid(L, &oid);
+	return 1;
+}
+
+/* repo:tree_of(spec) -> id of the commit's tree | nil, err, code. */
+static int r_tree_of(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *spec = luaL_checkstring(L, 2);
+	git_oid oid;
+	git_commit *commit = NULL;
+	int error = resolve_commit(&oid, repo, spec);
+	if (error == 0)
+		error = git_commit_lookup(&commit, repo, &oid);
+	if (error < 0)
+		return fail_git(L, error, spec);
+	gt_pushoid(L, git_commit_tree_id(commit));
+	git_commit_free(commit);
 	return 1;
 }
 
@@ -1137,7 +1327,7 @@ static int r_commit_create(lua_State *L)
 	git_signature_free(sig);
 	if (error < 0)
 		return fail_git(L, error, "commit");
-	push_oid(L, &commit_oid);
+	gt_pushoid(L, &commit_oid);
 	return 1;
 }
 
@@ -1176,29 +1366,8 @@ static int r_merge_trees(lua_State *L)
 	git_commit_free(theirs);
 	if (error < 0)
 		return fail_git(L, error, theirs_spec);
-	push_oid(L, &tree);
+	gt_pushoid(L, &tree);
 	return 1;
-}
-
-typedef struct {
-	lua_State *L;
-	const char *name;
-	int found;
-} TreeFind;
-
-static int on_tree_entry(const char *root, const git_tree_entry *entry, void *payload)
-{
-	TreeFind *f = (TreeFind *)payload;
-	if (git_tree_entry_type(entry) == GIT_OBJECT_BLOB &&
-	    strcmp(git_tree_entry_name(entry), f->name) == 0) {
-		lua_createtable(f->L, 0, 2);
-		lua_pushfstring(f->L, "%s%s", root, f->name);
-		lua_setfield(f->L, -2, "path");
-		push_oid(f->L, git_tree_entry_id(entry));
-		lua_setfield(f->L, -2, "oid");
-		lua_seti(f->L, -2, ++f->found);
-	}
-	return 0;
 }
 
 /* repo:tree_find(spec, name) -> {{path, oid}...}: the files called `name` anywhere in the tree
@@ -1207,23 +1376,28 @@ static int r_tree_find(lua_State *L)
 {
 	git_repository *repo = checkrepo(L);
 	const char *spec = luaL_checkstring(L, 2);
-	TreeFind f = {L, luaL_checkstring(L, 3), 0};
+	TreeFind f;
 	git_oid oid;
 	git_commit *commit = NULL;
 	git_tree *tree = NULL;
-	int error = resolve_commit(&oid, repo, spec);
+	int error;
+	memset(&f, 0, sizeof f);
+	f.L = L;
+	f.name = luaL_checkstring(L, 3);
+	luaL_checkstack(L, 4, NULL);
+	lua_newtable(L); /* before anything is acquired */
+	f.list = lua_gettop(L);
+	error = resolve_commit(&oid, repo, spec);
 	if (error == 0)
 		error = git_commit_lookup(&commit, repo, &oid);
 	if (error == 0)
 		error = git_commit_tree(&tree, commit);
-	if (error < 0) {
-		git_commit_free(commit);
-		return fail_git(L, error, spec);
-	}
-	lua_newtable(L);
-	error = git_tree_walk(tree, GIT_TREEWALK_PRE, on_tree_entry, &f);
+	if (error == 0)
+		error = git_tree_walk(tree, GIT_TREEWALK_PRE, on_tree_entry, &f);
 	git_tree_free(tree);
 	git_commit_free(commit);
+	if (f.failed)
+		return lua_error(L);
 	if (error < 0)
 		return fail_git(L, error, spec);
 	return 1;
@@ -1244,124 +1418,6 @@ static int r_blob(lua_State *L)
 		return fail_git(L, error, hex);
 	lua_pushlstring(L, (const char *)git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
 	git_blob_free(blob);
-	return 1;
-}
-
-/* repo:ref_create(name, id [, {force = false, message = "..."}]) -> true | nil, err, code
-** ("EEXISTS" when it exists and force is not set). */
-static int r_ref_create(lua_State *L)
-{
-	git_repository *repo = checkrepo(L);
-	const char *name = luaL_checkstring(L, 2);
-	const char *hex = luaL_checkstring(L, 3);
-	int force = gt_optfield_boolean(L, 4, "force", 0);
-	const char *message = gt_optfield_string(L, 4, "message", "gt: ref");
-	git_oid oid;
-	git_reference *ref = NULL;
-	int error;
-	if (parse_oid(L, &oid, hex) != 0)
-		return 3;
-	error = git_reference_create(&ref, repo, name, &oid, force, message);
-	git_reference_free(ref);
-	if (error < 0)
-		return fail_git(L, error, name);
-	lua_pushboolean(L, 1);
-	return 1;
-}
-
-/* repo:ref_lookup(name) -> id the ref points at (peeled through symbolic refs) | nil, err,
-** "ENOTFOUND". */
-static int r_ref_lookup(lua_State *L)
-{
-	git_repository *repo = checkrepo(L);
-	const char *name = luaL_checkstring(L, 2);
-	git_oid oid;
-	int error = git_reference_name_to_id(&oid, repo, name);
-	if (error < 0)
-		return fail_git(L, error, name);
-	push_oid(L, &oid);
-	return 1;
-}
-
-/* repo:refs([glob]) -> {{name, oid}...}, in no set order (symbolic refs are skipped). */
-static int r_refs(lua_State *L)
-{
-	git_repository *repo = checkrepo(L);
-	const char *glob = luaL_optstring(L, 2, NULL);
-	git_reference_iterator *it = NULL;
-	git_reference *ref = NULL;
-	lua_Integer n = 0;
-	int error = glob ? git_reference_iterator_glob_new(&it, repo, glob)
-			 : git_reference_iterator_new(&it, repo);
-	if (error < 0)
-		return fail_git(L, error, glob ? glob : "refs");
-	lua_newtable(L);
-	while ((error = git_reference_next(&ref, it)) == 0) {
-		if (git_reference_type(ref) == GIT_REFERENCE_DIRECT) {
-			lua_createtable(L, 0, 2);
-			lua_pushstring(L, git_reference_name(ref));
-			lua_setfield(L, -2, "name");
-			push_oid(L, git_reference_target(ref));
-			lua_setfield(L, -2, "oid");
-			lua_seti(L, -2, ++n);
-		}
-		git_reference_free(ref);
-	}
-	git_reference_iterator_free(it);
-	if (error != GIT_ITEROVER)
-		return fail_git(L, error, glob ? glob : "refs");
-	return 1;
-}
-
-/* repo:ref_delete(name) -> true | nil, err, "ENOTFOUND" */
-static int r_ref_delete(lua_State *L)
-{
-	git_repository *repo = checkrepo(L);
-	const char *name = luaL_checkstring(L, 2);
-	git_reference *ref = NULL;
-	int error = git_reference_lookup(&ref, repo, name); /* removing a missing ref "succeeds" */
-	git_reference_free(ref);
-	if (error == 0)
-		error = git_reference_remove(repo, name);
-	if (error < 0)
-		return fail_git(L, error, name);
-	lua_pushboolean(L, 1);
-	return 1;
-}
-
-/* repo:symref(name) -> the ref a symbolic ref names ("refs/remotes/origin/main") | nil when
-** it is not symbolic or does not exist. */
-static int r_symref(lua_State *L)
-{
-	git_repository *repo = checkrepo(L);
-	const char *name = luaL_checkstring(L, 2);
-	git_reference *ref = NULL;
-	if (git_reference_lookup(&ref, repo, name) < 0 ||
-	    git_reference_type(ref) != GIT_REFERENCE_SYMBOLIC) {
-		git_error_clear();
-		git_reference_free(ref);
-		luaL_pushfail(L);
-		return 1;
-	}
-	lua_pushstring(L, git_reference_symbolic_target(ref));
-	git_reference_free(ref);
-	return 1;
-}
-
-/* repo:symref_set(name, target [, message]) -> true | nil, err, code: makes name a symbolic ref
-** to target (replacing what was there). */
-static int r_symref_set(lua_State *L)
-{
-	git_repository *repo = checkrepo(L);
-	const char *name = luaL_checkstring(L, 2);
-	const char *target = luaL_checkstring(L, 3);
-	const char *message = luaL_optstring(L, 4, "gt: symref");
-	git_reference *ref = NULL;
-	int error = git_reference_symbolic_create(&ref, repo, name, target, 1, message);
-	git_reference_free(ref);
-	if (error < 0)
-		return fail_git(L, error, name);
-	lua_pushboolean(L, 1);
 	return 1;
 }
 
@@ -1420,31 +1476,13 @@ static int r_diff_trees(lua_State *L)
 	return 1;
 }
 
-static void free_names(git_strarray *names)
-{
-	for (size_t i = 0; i < names->count; i++)
-		free(names->strings[i]);
-	free(names->strings);
-}
-
-static int collect_submodule(git_submodule *sm, const char *name, void *payload)
-{
-	git_strarray *names = (git_strarray *)payload;
-	char **grown = (char **)realloc(names->strings, (names->count + 1) * sizeof *grown);
-	(void)sm;
-	if (grown == NULL)
-		return -1;
-	names->strings = grown;
-	if ((names->strings[names->count] = strdup(name)) == NULL)
-		return -1;
-	names->count++;
-	return 0;
-}
+/* ---------------------------------------------------------------------------------------- */
+/* Repository methods: submodules */
 
 static void push_optional_oid(lua_State *L, const git_oid *oid, const char *field)
 {
 	if (oid != NULL) {
-		push_oid(L, oid);
+		gt_pushoid(L, oid);
 		lua_setfield(L, -2, field);
 	}
 }
@@ -1459,7 +1497,7 @@ static int r_submodules(lua_State *L)
 	git_strarray names = {NULL, 0};
 	int error = git_submodule_foreach(repo, collect_submodule, &names);
 	if (error < 0) {
-		free_names(&names);
+		gt_strarray_free(&names);
 		return fail_git(L, error, "submodules");
 	}
 	lua_createtable(L, (int)names.count, 0);
@@ -1484,70 +1522,64 @@ static int r_submodules(lua_State *L)
 		lua_seti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
 		git_submodule_free(sm);
 	}
-	free_names(&names);
+	gt_strarray_free(&names);
 	return 1;
 }
 
-/* libgit2 is shut down when the Lua state closes, after every repository has been freed. */
-static int shutdown_libgit2(lua_State *L)
-{
-	(void)L;
-	git_libgit2_shutdown();
-	return 0;
-}
-
-/* git.libgit2_version() -> "1.5.1" */
-static int wt_libgit2_version(lua_State *L)
-{
-	int major, minor, rev;
-	git_libgit2_version(&major, &minor, &rev);
-	lua_pushfstring(L, "%d.%d.%d", major, minor, rev);
-	return 1;
-}
+/* ---------------------------------------------------------------------------------------- */
+/* Registration */
 
 static const luaL_Reg funcs[] = {
-    {"open", wt_open},
-    {"libgit2_version", wt_libgit2_version},
-    {"clone", wt_clone},
+    {"open", l_open},
+    {"clone", l_clone},
+    {"libgit2_version", l_libgit2_version},
     {NULL, NULL},
 };
 
 static const luaL_Reg methods[] = {
+    /* the handle, config and remotes */
     {"close", r_close},
     {"gitdir", r_gitdir},
     {"commondir", r_commondir},
     {"workdir", r_workdir},
-    {"head", r_head},
-    {"resolve", r_resolve},
-    {"tree_of", r_tree_of},
     {"config", r_config},
     {"fetch", r_fetch},
-    {"branch_create", r_branch_create},
-    {"branch_lookup", r_branch_lookup},
-    {"branch_is_checked_out", r_branch_is_checked_out},
-    {"branch_delete", r_branch_delete},
-    {"worktree_add", r_worktree_add},
-    {"checkout_head", r_checkout_head},
-    {"worktrees", r_worktrees},
-    {"worktree_lock", r_worktree_lock},
-    {"worktree_unlock", r_worktree_unlock},
-    {"worktree_prune", r_worktree_prune},
-    {"status", r_status},
-    {"commits_not_on", r_commits_not_on},
-    {"ahead_behind", r_ahead_behind},
-    {"log", r_log},
-    {"stashes", r_stashes},
-    {"commit_create", r_commit_create},
-    {"merge_trees", r_merge_trees},
-    {"tree_find", r_tree_find},
-    {"blob", r_blob},
+    /* refs and branches */
+    {"head", r_head},
     {"ref_create", r_ref_create},
     {"ref_lookup", r_ref_lookup},
     {"refs", r_refs},
     {"ref_delete", r_ref_delete},
     {"symref", r_symref},
     {"symref_set", r_symref_set},
+    {"branch_create", r_branch_create},
+    {"branch_lookup", r_branch_lookup},
+    {"branch_is_checked_out", r_branch_is_checked_out},
+    {"branch_delete", r_branch_delete},
+    /* worktrees */
+    {"worktree_add", r_worktree_add},
+    {"checkout_head", r_checkout_head},
+    {"worktrees", r_worktrees},
+    {"worktree_lock", r_worktree_lock},
+    {"worktree_unlock", r_worktree_unlock},
+    {"worktree_prune", r_worktree_prune},
+    /* status */
+    {"status", r_status},
+    /* history */
+    {"commits_not_on", r_commits_not_on},
+    {"log", r_log},
+    {"ahead_behind", r_ahead_behind},
+    /* stashes */
+    {"stashes", r_stashes},
+    /* trees and commits */
+    {"resolve", r_resolve},
+    {"tree_of", r_tree_of},
+    {"commit_create", r_commit_create},
+    {"merge_trees", r_merge_trees},
+    {"tree_find", r_tree_find},
+    {"blob", r_blob},
     {"diff_trees", r_diff_trees},
+    /* submodules */
     {"submodules", r_submodules},
     {NULL, NULL},
 };
@@ -1557,19 +1589,9 @@ static const luaL_Reg metamethods[] = {
     {"__gc", r_close}, {"__close", r_close}, {"__tostring", r_tostring}, {NULL, NULL},
 };
 
-static void createmeta(lua_State *L)
-{
-	luaL_newmetatable(L, REPO_TYPE);
-	luaL_setfuncs(L, metamethods, 0);
-	luaL_newlibtable(L, methods);
-	luaL_setfuncs(L, methods, 0);
-	lua_setfield(L, -2, "__index");
-	lua_pop(L, 1);
-}
-
 int luaopen_gt_git(lua_State *L)
 {
 	luaL_newlib(L, funcs);
-	createmeta(L);
+	gt_createmeta(L, REPO_TYPE, metamethods, methods);
 	return 1;
 }

@@ -117,7 +117,7 @@ static int hash_sha256_file(lua_State *L)
 	char hex[65];
 	FILE *f = fopen(path, "rb");
 	if (f == NULL)
-		return gt_pushfail(L, gt_errno_code(errno), "%s: %s", path, strerror(errno));
+		return gt_pusherrno(L, errno, "%s", path);
 	sha256_init(&s);
 	while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
 		if (gt_interrupted) { /* /dev/zero never ends */
@@ -129,7 +129,7 @@ static int hash_sha256_file(lua_State *L)
 	if (ferror(f)) {
 		int err = errno;
 		fclose(f);
-		return gt_pushfail(L, gt_errno_code(err), "%s: %s", path, strerror(err));
+		return gt_pusherrno(L, err, "%s", path);
 	}
 	fclose(f);
 	sha256_hex(&s, hex);

@@ -12,12 +12,10 @@
 ** ROLLBACK. Every sqlite3_stmt lives in a gt.Statement userdata while Lua code can raise, so an
 ** error never leaks one.
 */
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sqlite3.h>
 
@@ -44,22 +42,6 @@ typedef struct {
 	int owned;     /* db:rows finalizes its own statement; stmt:rows only resets the caller's */
 	int done;
 } Rows;
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long long ms)
-{
-	struct timespec ts;
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)(ms % 1000) * 1000000;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !gt_interrupted)
-		;
-}
 
 static Ledger *toledger(lua_State *L)
 {
@@ -188,16 +170,16 @@ static int read_user_version(sqlite3 *db, lua_Integer *version)
 ** since the first try; no try waits beyond that deadline. */
 static int exec_retry(Ledger *lg, const char *sql)
 {
-	long long deadline = now_ms() + 2 * (long long)lg->busy_timeout_ms;
+	long long deadline = (long long)gt_monotonic_ms() + 2 * (long long)lg->busy_timeout_ms;
 	long long pause = 10, left;
 	int rc, rc2;
 	while ((rc = sqlite3_exec(lg->db, sql, NULL, NULL, NULL)) != SQLITE_OK) {
-		if ((rc & 0xff) != SQLITE_BUSY || (left = deadline - now_ms()) <= 0 ||
-		    gt_interrupted)
+		if ((rc & 0xff) != SQLITE_BUSY ||
+		    (left = deadline - (long long)gt_monotonic_ms()) <= 0 || gt_interrupted)
 			break;
-		sleep_ms(pause < left ? pause : left);
+		gt_sleep_ms(pause < left ? pause : left);
 		pause = pause * 2 < 200 ? pause * 2 : 200;
-		left = deadline - now_ms();
+		left = deadline - (long long)gt_monotonic_ms();
 		if (left > lg->busy_timeout_ms)
 			left = lg->busy_timeout_ms;
 		rc2 = sqlite3_busy_timeout(lg->db, (int)left);
@@ -894,23 +876,11 @@ static const luaL_Reg rows_metamethods[] = {
     {NULL, NULL},
 };
 
-static void createmeta(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *meth)
-{
-	luaL_newmetatable(L, name);
-	luaL_setfuncs(L, meta, 0);
-	if (meth != NULL) {
-		lua_newtable(L);
-		luaL_setfuncs(L, meth, 0);
-		lua_setfield(L, -2, "__index");
-	}
-	lua_pop(L, 1);
-}
-
 int luaopen_gt_ledger(lua_State *L)
 {
 	luaL_newlib(L, funcs);
-	createmeta(L, LEDGER_TYPE, metamethods, methods);
-	createmeta(L, STATEMENT_TYPE, statement_metamethods, statement_methods);
-	createmeta(L, ROWS_TYPE, rows_metamethods, NULL);
+	gt_createmeta(L, LEDGER_TYPE, metamethods, methods);
+	gt_createmeta(L, STATEMENT_TYPE, statement_metamethods, statement_methods);
+	gt_createmeta(L, ROWS_TYPE, rows_metamethods, NULL);
 	return 1;
 }

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "gt.h"
@@ -24,13 +23,6 @@
 typedef struct {
 	int fd; /* -1 once released */
 } Lock;
-
-static long long now_ms(int clock)
-{
-	struct timespec ts;
-	clock_gettime(clock, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static Lock *tolock(lua_State *L)
 {
@@ -100,7 +92,7 @@ static int busy(lua_State *L, int fd, const char *path)
 		since = lua_tointeger(L, -2);
 		what = lua_isstring(L, -1) ? lua_tostring(L, -1) : "?";
 		return gt_pushfail(L, "ELOCKED", "lock busy: held by pid %I (%s) for %Is", pid,
-				   what, (lua_Integer)((now_ms(CLOCK_REALTIME) - since) / 1000));
+				   what, (lua_Integer)((gt_now_ms() - since) / 1000));
 	}
 	return gt_pushfail(L, "ELOCKED", "lock busy: %s is held by another process", path);
 }
@@ -113,7 +105,7 @@ static void write_holder(int fd, const char *what)
 	gethostname(host, sizeof host - 1);
 	host[sizeof host - 1] = '\0';
 	n = snprintf(buf, sizeof buf, "pid %ld\nwhat %s\nsince %lld\nhost %s\n", (long)getpid(),
-		     what, now_ms(CLOCK_REALTIME), host);
+		     what, gt_now_ms(), host);
 	if (n > (int)sizeof buf - 1)
 		n = (int)sizeof buf - 1;
 	/* The holder lines are information only: a failed write does not weaken the lock. */
@@ -124,8 +116,8 @@ static void write_holder(int fd, const char *what)
 /* Waits for the lock with growing pauses (1 ms up to 50 ms) until the deadline. */
 static int lock_fd(int fd, lua_Integer timeout_ms)
 {
-	long long deadline = now_ms(CLOCK_MONOTONIC) + timeout_ms;
-	long pause_us = 1000;
+	double deadline = gt_monotonic_ms() + (double)timeout_ms;
+	long long pause_ms = 1;
 	for (;;) {
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			return 0;
@@ -135,13 +127,13 @@ static int lock_fd(int fd, lua_Integer timeout_ms)
 			errno = EINTR;
 			return -1;
 		}
-		if (now_ms(CLOCK_MONOTONIC) >= deadline) {
+		if (gt_monotonic_ms() >= deadline) {
 			errno = EWOULDBLOCK;
 			return -1;
 		}
-		usleep((useconds_t)pause_us);
-		if (pause_us < 50000)
-			pause_us *= 2;
+		gt_sleep_ms(pause_ms);
+		if (pause_ms < 50)
+			pause_ms *= 2;
 	}
 }
 
@@ -160,12 +152,11 @@ static int acquire(lua_State *L, lua_Integer default_timeout)
 	lua_setiuservalue(L, -2, 1); /* remember the path */
 	lk->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (lk->fd < 0)
-		return gt_pushfail(L, gt_errno_code(errno), "%s: %s", path, strerror(errno));
+		return gt_pusherrno(L, errno, "%s", path);
 	if (lock_fd(lk->fd, timeout) != 0) {
 		int err = errno;
-		int n = (err == EWOULDBLOCK)
-			    ? busy(L, lk->fd, path)
-			    : gt_pushfail(L, gt_errno_code(err), "%s: %s", path, strerror(err));
+		int n =
+		    err == EWOULDBLOCK ? busy(L, lk->fd, path) : gt_pusherrno(L, err, "%s", path);
 		close(lk->fd);
 		lk->fd = -1;
 		return n;
@@ -197,7 +188,7 @@ static int lock_holder(lua_State *L)
 			luaL_pushfail(L);
 			return 1;
 		}
-		return gt_pushfail(L, gt_errno_code(errno), "%s: %s", path, strerror(errno));
+		return gt_pusherrno(L, errno, "%s", path);
 	}
 	found = push_holder(L, fd);
 	close(fd);
@@ -256,19 +247,9 @@ static const luaL_Reg metamethods[] = {
     {"__gc", l_gc},    {"__close", l_gc}, {"__tostring", l_tostring}, {NULL, NULL},
 };
 
-static void createmeta(lua_State *L)
-{
-	luaL_newmetatable(L, LOCK_TYPE);
-	luaL_setfuncs(L, metamethods, 0);
-	luaL_newlibtable(L, methods);
-	luaL_setfuncs(L, methods, 0);
-	lua_setfield(L, -2, "__index");
-	lua_pop(L, 1);
-}
-
 int luaopen_gt_lock(lua_State *L)
 {
 	luaL_newlib(L, funcs);
-	createmeta(L);
+	gt_createmeta(L, LOCK_TYPE, metamethods, methods);
 	return 1;
 }

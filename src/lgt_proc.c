@@ -74,13 +74,6 @@ typedef struct {
 	lua_Integer timeout_ms; /* LUA_MAXINTEGER: none */
 } Spec;
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void close_fd(int *fd)
 {
 	if (*fd >= 0) {
@@ -174,7 +167,8 @@ static void buf_reserve(lua_State *L, Buf *b)
 	}
 }
 
-/* ---- reading the options ---- */
+/* ---------------------------------------------------------------------------------------- */
+/* Reading the options */
 
 static const char *const option_names[] = {"argv",   "cwd",    "env",        "clear_env", "stdin",
 					   "stdout", "stderr", "timeout_ms", NULL};
@@ -407,7 +401,8 @@ static void read_spec(lua_State *L, Spec *spec)
 	spec->mode[ERR] = read_output_mode(L, "stderr", &spec->callback[ERR]);
 }
 
-/* ---- the child ---- */
+/* ---------------------------------------------------------------------------------------- */
+/* The child */
 
 /* From here to exec only async-signal-safe calls: the child of a fork must not allocate. */
 static void child_fail(int fd, int step, int err)
@@ -460,13 +455,8 @@ static void child_exec(const Run *run, const Spec *spec)
 	child_fail(report, STEP_EXEC, denied ? EACCES : err);
 }
 
-/* ---- the parent ---- */
-
-static int fail_errno(lua_State *L, const char *what)
-{
-	int err = errno;
-	return gt_pushfail(L, gt_errno_code(err), "%s: %s", what, strerror(err));
-}
+/* ---------------------------------------------------------------------------------------- */
+/* The parent */
 
 /* Opens the pipes (or /dev/null) each stream needs. Returns 0, or -1 with errno set. */
 static int open_streams(Run *run, const Spec *spec)
@@ -644,10 +634,12 @@ static int collect(lua_State *L, Run *run, const Spec *spec, struct ending *end,
 				return -1;
 			}
 		}
-		ready = poll(pfd, (nfds_t)nfds, next_wait(end, now_ms(), nfds > 0 ? -1 : pause_ms));
+		ready =
+		    poll(pfd, (nfds_t)nfds,
+			 next_wait(end, (long long)gt_monotonic_ms(), nfds > 0 ? -1 : pause_ms));
 		if (nfds == 0 && pause_ms < 50)
 			pause_ms *= 2;
-		now = now_ms();
+		now = (long long)gt_monotonic_ms();
 		if (ready < 0) {
 			if (errno != EINTR) {
 				*what = "poll";
@@ -708,13 +700,11 @@ static void push_result(lua_State *L, const Run *run, const Spec *spec, pid_t pi
 /* The failure the child reported, as nil, message, code. */
 static int push_report(lua_State *L, const Spec *spec, const struct report *rep)
 {
-	const char *reason = strerror(rep->err);
-	const char *code = gt_errno_code(rep->err);
 	if (rep->step == STEP_CHDIR)
-		return gt_pushfail(L, code, "%s: %s", spec->cwd, reason);
+		return gt_pusherrno(L, rep->err, "%s", spec->cwd);
 	if (rep->step == STEP_EXEC || rep->step < 1 || rep->step > STEP_EXEC)
-		return gt_pushfail(L, code, "%s: %s", spec->argv[0], reason);
-	return gt_pushfail(L, code, "%s: %s: %s", spec->argv[0], step_names[rep->step], reason);
+		return gt_pusherrno(L, rep->err, "%s", spec->argv[0]);
+	return gt_pusherrno(L, rep->err, "%s: %s", spec->argv[0], step_names[rep->step]);
 }
 
 /* Starts the child and collects its outcome; returns the number of results pushed. Whatever
@@ -726,14 +716,14 @@ static int spawn(lua_State *L, Run *run, const Spec *spec)
 	const char *what = "";
 	pid_t pid;
 	if (open_streams(run, spec) != 0)
-		return fail_errno(L, "pipe");
+		return gt_pusherrno(L, errno, "pipe");
 	/* What gt wrote before comes before what the program writes to the same place. A failed
 	** flush shows again at gt's next write. */
 	if ((spec->mode[OUT] == S_INHERIT || spec->mode[ERR] == S_INHERIT) && fflush(NULL) != 0)
 		errno = 0;
 	pid = fork();
 	if (pid < 0)
-		return fail_errno(L, "fork");
+		return gt_pusherrno(L, errno, "fork");
 	if (pid == 0)
 		child_exec(run, spec);
 	run->pid = pid;
@@ -752,9 +742,9 @@ static int spawn(lua_State *L, Run *run, const Spec *spec)
 	}
 	/* A timeout beyond any real run is no timeout (and now + timeout must not overflow). */
 	if (spec->timeout_ms < LUA_MAXINTEGER / 2)
-		end.term_at = now_ms() + spec->timeout_ms;
+		end.term_at = (long long)gt_monotonic_ms() + spec->timeout_ms;
 	if (collect(L, run, spec, &end, &what) != 0)
-		return fail_errno(L, what);
+		return gt_pusherrno(L, errno, "%s", what);
 	push_result(L, run, spec, pid, &end);
 	return 1;
 }
@@ -820,16 +810,9 @@ static const luaL_Reg metamethods[] = {
     {NULL, NULL},
 };
 
-static void createmeta(lua_State *L)
-{
-	luaL_newmetatable(L, RUN_TYPE);
-	luaL_setfuncs(L, metamethods, 0);
-	lua_pop(L, 1);
-}
-
 int luaopen_gt_proc(lua_State *L)
 {
 	luaL_newlib(L, funcs);
-	createmeta(L);
+	gt_createmeta(L, RUN_TYPE, metamethods, NULL);
 	return 1;
 }

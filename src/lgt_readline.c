@@ -121,7 +121,7 @@ static int l_read(lua_State *L)
 	sa.sa_handler = on_interrupt; /* no SA_RESTART: select returns EINTR */
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGINT, &sa, &old) != 0)
-		return gt_pushfail(L, gt_errno_code(errno), "sigaction: %s", strerror(errno));
+		return gt_pusherrno(L, errno, "sigaction");
 	interrupted = 0;
 	line_done = 0;
 	line_read = NULL;
@@ -158,8 +158,7 @@ static int l_read(lua_State *L)
 	reading_L = NULL;
 	sigaction(SIGINT, &old, NULL);
 	if (failed)
-		return gt_pushfail(L, gt_errno_code(failed), "reading the terminal: %s",
-				   strerror(failed));
+		return gt_pusherrno(L, failed, "reading the terminal");
 	if (cancelled) {
 		lua_pushboolean(L, 0);
 		return 1;
@@ -186,7 +185,7 @@ static int l_read_history(lua_State *L)
 	const char *path = luaL_checkstring(L, 1);
 	int err = read_history(path);
 	if (err != 0)
-		return gt_pushfail(L, gt_errno_code(err), "%s: %s", path, strerror(err));
+		return gt_pusherrno(L, err, "%s", path);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -198,7 +197,7 @@ static int l_append_history(lua_State *L)
 	const char *path = luaL_checkstring(L, 1);
 	int err = append_history(1, path);
 	if (err != 0)
-		return gt_pushfail(L, gt_errno_code(err), "%s: %s", path, strerror(err));
+		return gt_pusherrno(L, err, "%s", path);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -210,7 +209,7 @@ static int l_truncate_history(lua_State *L)
 	int lines = (int)luaL_checkinteger(L, 2);
 	int err = history_truncate_file(path, lines);
 	if (err != 0)
-		return gt_pushfail(L, gt_errno_code(err), "%s: %s", path, strerror(err));
+		return gt_pusherrno(L, err, "%s", path);
 	lua_pushboolean(L, 1);
 	return 1;
 }

@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <git2.h>
@@ -50,46 +49,27 @@ typedef struct {
 /* ---------------------------------------------------------------------------------------- */
 /* Helpers */
 
-static void strarray_free(git_strarray *a)
-{
-	for (size_t i = 0; i < a->count; i++)
-		free(a->strings[i]);
-	free(a->strings);
-	a->strings = NULL;
-	a->count = 0;
-}
-
 /* Copies the strings of the list at table index `t` (absent: empty) into a. */
 static void strarray_from_table(lua_State *L, int t, git_strarray *a)
 {
 	size_t n;
-	strarray_free(a);
+	gt_strarray_free(a);
 	if (t == 0 || lua_isnil(L, t))
 		return;
 	luaL_checktype(L, t, LUA_TTABLE);
 	n = (size_t)lua_rawlen(L, t);
-	if (n == 0)
-		return;
-	a->strings = (char **)calloc(n, sizeof *a->strings);
-	if (a->strings == NULL)
-		luaL_error(L, "not enough memory");
 	for (size_t i = 0; i < n; i++) {
-		const char *s;
 		lua_rawgeti(L, t, (lua_Integer)i + 1);
-		s = lua_tostring(L, -1);
-		if (s == NULL || lua_type(L, -1) != LUA_TSTRING) {
-			a->count = i;
-			strarray_free(a);
+		if (lua_type(L, -1) != LUA_TSTRING) {
+			gt_strarray_free(a);
 			luaL_error(L, "bad list entry #%d (string expected, got %s)", (int)i + 1,
 				   luaL_typename(L, -1));
 		}
-		a->strings[i] = strdup(s);
-		a->count = i + 1;
-		lua_pop(L, 1);
-		if (a->strings[i] == NULL) {
-			strarray_free(a);
+		if (gt_strarray_add(a, lua_tostring(L, -1)) < 0) {
+			gt_strarray_free(a);
 			luaL_error(L, "not enough memory");
 		}
+		lua_pop(L, 1);
 	}
 }
 
@@ -97,7 +77,7 @@ static void strarray_from_table(lua_State *L, int t, git_strarray *a)
 static void strarray_from_opt(lua_State *L, int opts, const char *field, git_strarray *a)
 {
 	if (opts == 0 || !lua_istable(L, opts)) {
-		strarray_free(a);
+		gt_strarray_free(a);
 		return;
 	}
 	lua_getfield(L, opts, field);
@@ -329,16 +309,8 @@ int gt_unhide_flagged(git_index *index, const char *workdir)
 ** repository: a full disk is said as such (libgit2 reports it as "callback returned -1"). */
 static int fail_git(lua_State *L, Snapshot *s, int error, const char *context)
 {
-	const git_error *e = git_error_last();
-	struct statvfs vfs;
-	if (gt_interrupted)
-		return gt_pushinterrupted(L);
-	if (s->repo != NULL && statvfs(git_repository_commondir(s->repo), &vfs) == 0 &&
-	    vfs.f_bavail == 0)
-		return gt_pushfail(L, "ENOSPC", "%s: no space left on the device holding %s",
-				   context, git_repository_commondir(s->repo));
-	return gt_pushfail(L, gt_git_code(error), "%s: %s", context,
-			   e && e->message ? e->message : "unknown libgit2 error");
+	return gt_pushgiterror(L, error, context,
+			       s->repo != NULL ? git_repository_commondir(s->repo) : NULL);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -546,8 +518,8 @@ static void release(Snapshot *s)
 	git_index_free(s->index);
 	git_repository_free(s->repo);
 	free(s->dir);
-	strarray_free(&s->only);
-	strarray_free(&s->keep);
+	gt_strarray_free(&s->only);
+	gt_strarray_free(&s->keep);
 	s->index = NULL;
 	s->repo = NULL;
 	s->dir = NULL;
@@ -649,45 +621,53 @@ static int snapshot_open(lua_State *L)
 
 typedef struct {
 	lua_State *L;
-	int result;
+	int result; /* stack index of the result table */
 	lua_Integer ignored_files, ignored_bytes;
+	int failed; /* a Lua error (out of memory) stopped the walk; it is on top of the stack */
+	/* the entry add_entry adds */
+	int kind;
+	const char *rel;
+	int err;
 } ScanOut;
 
-static void append(lua_State *L, int result, const char *list, const char *s)
+/* Adds the entry o (ud) to its list in the result table (argument 1). Runs under gt_cpcall: a
+** Lua error must not jump through the walk, which holds folders open and buffers. */
+static int add_entry(lua_State *L)
 {
-	lua_getfield(L, result, list);
-	lua_pushstring(L, s);
-	lua_seti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-	lua_pop(L, 1);
+	ScanOut *o = (ScanOut *)lua_touserdata(L, 2);
+	switch (o->kind) {
+	case W_KEPT: gt_append(L, 1, "kept", o->rel); break;
+	case W_UNREADABLE:
+		lua_getfield(L, 1, "unreadable");
+		lua_createtable(L, 0, 2);
+		lua_pushstring(L, o->rel[0] ? o->rel : ".");
+		lua_setfield(L, -2, "path");
+		lua_pushstring(L, strerror(o->err));
+		lua_setfield(L, -2, "reason");
+		lua_seti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+		break;
+	case W_NESTED: gt_append(L, 1, "nested", o->rel); break;
+	case W_SPECIAL: gt_append(L, 1, "special", o->rel); break;
+	case W_FILE: gt_append(L, 1, "files", o->rel); break;
+	}
+	return 0;
 }
 
 static int scan_visit(Walk *w, int kind, const char *rel, const struct stat *st, int err)
 {
 	ScanOut *o = (ScanOut *)w->ud;
-	lua_State *L = o->L;
-	if (!lua_checkstack(L, 4)) {
-		git_error_set_oom();
-		return -1;
-	}
-	switch (kind) {
-	case W_KEPT: append(L, o->result, "kept", rel); /* FALLTHROUGH */
-	case W_IGNORED:
+	if (kind == W_IGNORED || kind == W_KEPT) {
 		o->ignored_files++;
 		o->ignored_bytes += (lua_Integer)st->st_size;
-		break;
-	case W_UNREADABLE:
-		lua_getfield(L, o->result, "unreadable");
-		lua_createtable(L, 0, 2);
-		lua_pushstring(L, rel[0] ? rel : ".");
-		lua_setfield(L, -2, "path");
-		lua_pushstring(L, strerror(err));
-		lua_setfield(L, -2, "reason");
-		lua_seti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-		lua_pop(L, 1);
-		break;
-	case W_NESTED: append(L, o->result, "nested", rel); break;
-	case W_SPECIAL: append(L, o->result, "special", rel); break;
-	case W_FILE: append(L, o->result, "files", rel); break;
+		if (kind == W_IGNORED)
+			return 0;
+	}
+	o->kind = kind;
+	o->rel = rel;
+	o->err = err;
+	if (gt_cpcall(o->L, add_entry, o->result, o, 0) != 0) {
+		o->failed = 1;
+		return -1;
 	}
 	return 0;
 }
@@ -698,8 +678,7 @@ static int scan_visit(Walk *w, int kind, const char *rel, const struct stat *st,
 ** without a word), how much ignored content there is, which ignored files match a keep
 ** pattern, folders holding a repository that is not a submodule, and FIFOs, sockets and
 ** devices. files lists every file, for a snapshot opened with all. The lists are in no set
-** order. Tables are built as the walk goes: it is gt's own code, with no libgit2 frame to
-** unwind through. */
+** order. Tables are built as the walk goes, each entry under gt_cpcall. */
 static int s_scan(lua_State *L)
 {
 	Snapshot *s = checksnapshot(L);
@@ -707,23 +686,27 @@ static int s_scan(lua_State *L)
 	Walk w;
 	ScanOut o;
 	int error;
-	strarray_from_opt(L, lua_istable(L, 2) ? 2 : 0, "keep", &keep);
+	static const char *const lists[] = {"unreadable", "kept", "nested", "special", "files"};
+	/* Everything that can raise comes before keep is allocated. */
+	luaL_checkstack(L, 8, NULL);
 	lua_createtable(L, 0, 8);
+	memset(&o, 0, sizeof o);
 	o.L = L;
 	o.result = lua_gettop(L);
-	o.ignored_files = o.ignored_bytes = 0;
-	static const char *const lists[] = {"unreadable", "kept", "nested", "special", "files"};
 	for (int i = 0; i < 5; i++) {
 		lua_newtable(L);
 		lua_setfield(L, o.result, lists[i]);
 	}
+	strarray_from_opt(L, lua_istable(L, 2) ? 2 : 0, "keep", &keep);
 	memset(&w, 0, sizeof w);
 	w.s = s;
 	w.keep = &keep;
 	w.visit = scan_visit;
 	w.ud = &o;
 	error = walk(&w);
-	strarray_free(&keep);
+	gt_strarray_free(&keep);
+	if (o.failed)
+		return lua_error(L);
 	if (error < 0) {
 		if (w.stop_code == EINTR)
 			return gt_pushinterrupted(L);
@@ -741,8 +724,7 @@ static int s_scan(lua_State *L)
 
 typedef struct {
 	char *path; /* the first problem met, for the message */
-	const char *what;
-	int code_errno;
+	int err;    /* why it cannot be read (errno), or 0: it is a repository of its own */
 } TakeOut;
 
 static int take_visit(Walk *w, int kind, const char *rel, const struct stat *st, int err)
@@ -752,11 +734,8 @@ static int take_visit(Walk *w, int kind, const char *rel, const struct stat *st,
 	switch (kind) {
 	case W_FILE:
 	case W_KEPT: return git_index_add_bypath(w->s->index, rel);
-	case W_UNREADABLE:
-		o->what = strerror(err);
-		o->code_errno = err;
-		break;
-	case W_NESTED: o->what = "a repository of its own, which a snapshot cannot hold"; break;
+	case W_UNREADABLE: o->err = err; break;
+	case W_NESTED: o->err = 0; break;
 	default: return 0;
 	}
 	o->path = strdup(rel[0] ? rel : ".");
@@ -795,7 +774,7 @@ static int s_take(lua_State *L)
 	git_oid tree;
 	int error = 0;
 	Walk w;
-	TakeOut o = {NULL, NULL, 0};
+	TakeOut o = {NULL, 0};
 	git_strarray skip = {NULL, 0};
 	strarray_from_opt(L, lua_istable(L, 2) ? 2 : 0, "keep", &s->keep);
 	strarray_from_opt(L, lua_istable(L, 2) ? 2 : 0, "skip", &skip);
@@ -822,20 +801,21 @@ static int s_take(lua_State *L)
 		error = walk(&w);
 		if (error < 0 && o.path != NULL) {
 			int n;
-			strarray_free(&skip);
-			n = o.code_errno
-				? gt_pushfail(L, gt_errno_code(o.code_errno), "%s%s: %s", s->dir,
-					      o.path, o.what)
-				: gt_pushfail(L, "ENESTED", "%s%s: %s", s->dir, o.path, o.what);
+			gt_strarray_free(&skip);
+			n = o.err != 0 ? gt_pusherrno(L, o.err, "%s%s", s->dir, o.path)
+				       : gt_pushfail(L, "ENESTED",
+						     "%s%s: a repository of its own, which a "
+						     "snapshot cannot hold",
+						     s->dir, o.path);
 			free(o.path);
 			return n;
 		}
 		if (error < 0 && w.stop_code == EINTR) {
-			strarray_free(&skip);
+			gt_strarray_free(&skip);
 			return gt_pushinterrupted(L);
 		}
 	}
-	strarray_free(&skip);
+	gt_strarray_free(&skip);
 	if (error == 0 && git_index_has_conflicts(s->index))
 		git_index_conflict_cleanup(s->index); /* left by files deleted since */
 	if (error == 0)
@@ -1029,9 +1009,9 @@ static int s_remove(lua_State *L)
 		/* The folder was moved (as a whole) since it was taken: its files keep their stat
 		** data, and its ignore rules are read where it is now. */
 		size_t n = strlen(moved);
-		char *dir = (char *)malloc(n + 2);
+		char *dir;
 		luaL_argcheck(L, n > 0 && moved[0] == '/', 2, "dir: an absolute path expected");
-		if (dir == NULL)
+		if ((dir = (char *)malloc(n + 2)) == NULL)
 			return luaL_error(L, "not enough memory");
 		memcpy(dir, moved, n + 1);
 		if (moved[n - 1] != '/')
@@ -1074,8 +1054,7 @@ static int s_remove(lua_State *L)
 		else if (r.problem != NULL)
 			n = gt_pushfail(L, "ECHANGED", "%s %s", r.where, r.problem);
 		else
-			n = gt_pushfail(L, gt_errno_code(r.err), "%s: %s", r.where,
-					strerror(r.err));
+			n = gt_pusherrno(L, r.err, "%s", r.where);
 		free(r.where);
 		return n;
 	}
@@ -1107,22 +1086,12 @@ static const luaL_Reg metamethods[] = {
     {"__gc", s_close}, {"__close", s_close}, {"__tostring", s_tostring}, {NULL, NULL},
 };
 
-static void createmeta(lua_State *L)
-{
-	luaL_newmetatable(L, SNAPSHOT_TYPE);
-	luaL_setfuncs(L, metamethods, 0);
-	luaL_newlibtable(L, methods);
-	luaL_setfuncs(L, methods, 0);
-	lua_setfield(L, -2, "__index");
-	lua_pop(L, 1);
-}
-
 int luaopen_gt_snapshot(lua_State *L)
 {
 	lua_getglobal(L, "require"); /* libgit2 is initialised by gt.git */
 	lua_pushliteral(L, "gt.git");
 	lua_call(L, 1, 0);
 	luaL_newlib(L, funcs);
-	createmeta(L);
+	gt_createmeta(L, SNAPSHOT_TYPE, metamethods, methods);
 	return 1;
 }

@@ -11,31 +11,21 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "gt.h"
 
-static lua_Integer clock_ms(clockid_t clock)
-{
-	struct timespec ts;
-	clock_gettime(clock, &ts);
-	return (lua_Integer)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* sys.now_ms() -> integer: Unix time in milliseconds. */
 static int sys_now_ms(lua_State *L)
 {
-	lua_pushinteger(L, clock_ms(CLOCK_REALTIME));
+	lua_pushinteger(L, (lua_Integer)gt_now_ms());
 	return 1;
 }
 
 /* sys.clock_ms() -> number: monotonic milliseconds (with fractions), for measuring durations. */
 static int sys_clock_ms(lua_State *L)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	lua_pushnumber(L, (lua_Number)ts.tv_sec * 1e3 + (lua_Number)ts.tv_nsec / 1e6);
+	lua_pushnumber(L, (lua_Number)gt_monotonic_ms());
 	return 1;
 }
 
@@ -43,12 +33,8 @@ static int sys_clock_ms(lua_State *L)
 static int sys_sleep_ms(lua_State *L)
 {
 	lua_Integer ms = luaL_checkinteger(L, 1);
-	struct timespec ts;
 	luaL_argcheck(L, ms >= 0, 1, "must be >= 0");
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)(ms % 1000) * 1000000;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !gt_interrupted)
-		;
+	gt_sleep_ms((long long)ms);
 	return 0;
 }
 
@@ -77,8 +63,7 @@ static int sys_kill(lua_State *L)
 	luaL_argcheck(L, pid > 0 && pid <= INT_MAX, 1, "not a process id");
 	luaL_argcheck(L, sig >= 0 && sig < 65, 2, "not a signal number");
 	if (kill((pid_t)pid, (int)sig) != 0)
-		return gt_pushfail(L, gt_errno_code(errno), "kill %d: %s", (int)pid,
-				   strerror(errno));
+		return gt_pusherrno(L, errno, "kill %d", (int)pid);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -93,9 +78,9 @@ static int sys_open_by(lua_State *L)
 	DIR *procs;
 	struct dirent *p;
 	if (stat(path, &want) != 0)
-		return gt_pushfail(L, gt_errno_code(errno), "%s: %s", path, strerror(errno));
+		return gt_pusherrno(L, errno, "%s", path);
 	if ((procs = opendir("/proc")) == NULL)
-		return gt_pushfail(L, gt_errno_code(errno), "/proc: %s", strerror(errno));
+		return gt_pusherrno(L, errno, "/proc");
 	while ((p = readdir(procs)) != NULL) {
 		char dir[300], fd[600];
 		DIR *fds;
@@ -129,7 +114,7 @@ static int sys_hostname(lua_State *L)
 {
 	char host[256];
 	if (gethostname(host, sizeof host) != 0)
-		return gt_pushfail(L, gt_errno_code(errno), "gethostname: %s", strerror(errno));
+		return gt_pusherrno(L, errno, "gethostname");
 	host[sizeof host - 1] = '\0';
 	lua_pushstring(L, host);
 	return 1;

@@ -45,8 +45,9 @@ describe("gt.<module>", function()
     assert.equal(1, code)
     assert.equal("", out)
     local file = ("%s/gt/%s.lua"):format(rt, broken)
-    assert.matches(("^gt: error loading module 'gt%%.%s' from file '%s':\n\t%s:1: <name> expected near '='\n")
-      :format(broken, pat(file), pat(file)), err)
+    -- Lua shortens a long chunk name to "...<its last 57 characters>" in the second line.
+    assert.matches(("^gt: error loading module 'gt%%.%s' from file '%s':\n\t[^\n]*/gt/%s%%.lua:1: " ..
+      "<name> expected near '='\n"):format(broken, pat(file), broken), err)
     assert.not_matches("attempt to index a nil value", err)
   end)
 

@@ -249,6 +249,112 @@ describe("gt.fs", function()
     end)
   end)
 
+  --- The number of descriptors this process has open.
+  local function open_fds()
+    return #assert(fs.dir("/proc/self/fd"))
+  end
+
+  describe("copy_file", function()
+    it("copies a regular file with its permission bits", function()
+      helpers.write(dir .. "/src", "some bytes\n")
+      sh("chmod 751 src", dir)
+      local how = assert(fs.copy_file(dir .. "/src", dir .. "/dst"))
+      assert.is_true(how == "copy" or how == "reflink")
+      assert.equal("some bytes\n", helpers.read(dir .. "/dst"))
+      assert.equal(tonumber("751", 8), assert(fs.stat(dir .. "/dst")).mode)
+    end)
+
+    it("refuses an existing dst unless overwrite is set", function()
+      helpers.write(dir .. "/src", "new")
+      helpers.write(dir .. "/dst", "old")
+      assert.same({ nil, dir .. "/dst: File exists", "EEXISTS" },
+        { fs.copy_file(dir .. "/src", dir .. "/dst") })
+      assert.equal("old", helpers.read(dir .. "/dst"))
+      assert(fs.copy_file(dir .. "/src", dir .. "/dst", { overwrite = true }))
+      assert.equal("new", helpers.read(dir .. "/dst"))
+    end)
+
+    it("refuses what is not a regular file, a FIFO without waiting for a writer", function()
+      sh("mkdir d && mkfifo fifo", dir)
+      local fds = open_fds()
+      assert.same({ nil, dir .. "/d: not a regular file", "EINVALID" },
+        { fs.copy_file(dir .. "/d", dir .. "/x") })
+      assert.same({ nil, dir .. "/fifo: not a regular file", "EINVALID" },
+        { fs.copy_file(dir .. "/fifo", dir .. "/x") })
+      assert.same({ nil, dir .. "/nope: No such file or directory", "ENOTFOUND" },
+        { fs.copy_file(dir .. "/nope", dir .. "/x") })
+      helpers.write(dir .. "/src", "x")
+      assert.same({ nil, dir .. "/no/x: No such file or directory", "ENOTFOUND" },
+        { fs.copy_file(dir .. "/src", dir .. "/no/x") })
+      assert.is_false(helpers.exists(dir .. "/x"))
+      assert.equal(fds, open_fds())
+    end)
+
+    -- A write that fails half-way (here: past the file size limit, RLIMIT_FSIZE) leaves neither
+    -- dst nor an open descriptor behind.
+    it("closes both files and removes dst when the copy fails", function()
+      local script = dir .. "/copy.lua"
+      helpers.write(script, ([[
+        local fs = require("gt.fs")
+        local d = %q
+        local before = #assert(fs.dir("/proc/self/fd"))
+        print(select(3, fs.copy_file(d .. "/big", d .. "/dst")))
+        print(select(3, fs.copy_file(d .. "/big", d .. "/dst", { overwrite = true })))
+        print(#assert(fs.dir("/proc/self/fd")) - before, fs.lstat(d .. "/dst") == nil)
+      ]]):format(dir))
+      sh("head -c 1048576 /dev/zero > big", dir)
+      local r = assert(proc.run({ argv = { "/bin/sh", "-c",
+        'ulimit -f 64 && trap "" XFSZ && exec "$0" -l "$1"', gt.executable, script } }))
+      assert.equal(0, r.code, r.stderr)
+      assert.equal("EIO\nEIO\n0\ttrue\n", r.stdout)
+    end)
+  end)
+
+  describe("read_file", function()
+    it("reads a regular file whole, after links", function()
+      local data = ("0123456789"):rep(10000)
+      helpers.write(dir .. "/f", data)
+      sh("ln -s f link", dir)
+      assert.equal(data, fs.read_file(dir .. "/link"))
+    end)
+
+    it("refuses what is not a regular file and what is larger than max_bytes", function()
+      sh("mkdir d && mkfifo fifo", dir)
+      helpers.write(dir .. "/f", "12345")
+      local fds = open_fds()
+      assert.same({ nil, dir .. "/d: not a regular file (directory)", "ENOTREG" }, { fs.read_file(dir .. "/d") })
+      assert.same({ nil, dir .. "/fifo: not a regular file (other)", "ENOTREG" }, { fs.read_file(dir .. "/fifo") })
+      assert.same({ nil, "/dev/null: not a regular file (other)", "ENOTREG" }, { fs.read_file("/dev/null") })
+      assert.same({ nil, dir .. "/f: larger than 4 bytes", "ETOOBIG" },
+        { fs.read_file(dir .. "/f", { max_bytes = 4 }) })
+      assert.equal("12345", fs.read_file(dir .. "/f", { max_bytes = 5 }))
+      assert.same({ nil, dir .. "/nope: No such file or directory", "ENOTFOUND" }, { fs.read_file(dir .. "/nope") })
+      assert.equal(fds, open_fds())
+    end)
+  end)
+
+  describe("rename", function()
+    it("renames, and fails with EXDEV across file systems", function()
+      helpers.write(dir .. "/a", "x")
+      assert.is_true(fs.rename(dir .. "/a", dir .. "/b"))
+      assert.equal("x", helpers.read(dir .. "/b"))
+      assert.same({ nil, dir .. "/a: No such file or directory", "ENOTFOUND" }, { fs.rename(dir .. "/a", dir .. "/c") })
+      local shm = fs.stat("/dev/shm")
+      if not shm or shm.type ~= "directory" or not io.open("/dev/shm/.gt-test-probe", "w") then
+        pending("no writable /dev/shm")
+        return
+      end
+      os.remove("/dev/shm/.gt-test-probe")
+      local ok, err, code = fs.rename(dir .. "/b", "/dev/shm/gt-test-rename-" .. require("gt.sys").pid())
+      if ok then
+        os.remove("/dev/shm/gt-test-rename-" .. require("gt.sys").pid())
+        pending("/dev/shm is on the same file system")
+        return
+      end
+      assert.same({ dir .. "/b: Invalid cross-device link", "EXDEV" }, { err, code })
+    end)
+  end)
+
   it("raises on misuse", function()
     assert.error_matches(function() fs.stat() end, "bad argument #1 to 'stat' %(string expected, got no value%)")
     assert.error_matches(function() fs.remove_tree({}) end, "bad argument #1 to 'remove_tree'")
