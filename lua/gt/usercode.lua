@@ -90,8 +90,8 @@ end
 --- Runs `data`, the content of the user file `path`, in an environment of its own. opts.scope:
 --- the polecat id its hooks apply to (a repository's hook file). opts.check(value): called with
 --- what the file returned; returns nil, or why that value is wrong. opts.args: what the chunk
---- receives as `...` (a table.pack; require's module name for an override). Returns true and that value,
---- or false and a one-line message (and then nothing it registered stays).
+--- receives as `...` (a table.pack; require's module name for an override). Returns true and
+--- that value, or false and a one-line message (and then nothing it registered stays).
 function usercode.run(path, data, opts)
   opts = opts or {}
   local saved = {}
@@ -111,7 +111,7 @@ function usercode.run(path, data, opts)
     end
   end
   if ok then
-    if opts.scope then hooks.restrict(hooks.added_since(saved[1]), opts.scope) end
+    if opts.scope then hooks.restrict(hooks.added_since(saved[1]), opts.scope) end -- [1]: hooks
     return true, value
   end
   for i, r in ipairs(registries) do r.rollback(saved[i]) end
