@@ -21,10 +21,12 @@ commands.groups = {
   rig = "Add and list rigs: the projects polecats work on.",
   polecat = "Spawn, list, inspect and remove polecats.",
   hooks = "Inspect the hooks user code registered.",
+  salvage = "List, show, restore and drop the work gt saved.",
 }
 
 --- Modules holding the built-in commands, in the order help lists them.
 commands.builtin_modules = { "gt.commands.town", "gt.commands.rig", "gt.commands.polecat",
+  "gt.commands.session", "gt.commands.done", "gt.commands.sweep", "gt.commands.salvage",
   "gt.commands.admin", "gt.commands.repl" }
 
 local registry = {}

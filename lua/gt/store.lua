@@ -71,6 +71,27 @@ store.migrations = {
     needs_filters INTEGER NOT NULL
   );
   ]],
+  -- 2: sessions (gt polecat run) and the name pool's overflow counters.
+  [[
+  CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY,
+    agent TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    pid_start TEXT NOT NULL,
+    host TEXT NOT NULL,
+    command TEXT NOT NULL,
+    log TEXT,
+    detached INTEGER NOT NULL,
+    started_at BIGINT NOT NULL,
+    ended_at BIGINT,
+    exit_status INTEGER
+  );
+  CREATE INDEX sessions_agent ON sessions (agent, id);
+  CREATE TABLE name_counters (
+    rig TEXT PRIMARY KEY,
+    next_overflow INTEGER NOT NULL
+  );
+  ]],
 }
 
 --- Who holds a write lock on the ledger at `path`, from the kernel's table of file locks
@@ -329,6 +350,59 @@ function store.ops_running(db, key)
     list[#list + 1] = row
   end
   return list
+end
+
+-- Sessions (a command run in a polecat's worktree) ----------------------------------------
+
+local function session_row(row)
+  if row then row.command = decode(row.command) end
+  return row
+end
+
+--- Records a session of agent `s.agent`: { agent, pid, pid_start (the process's start time, so
+--- that a reused pid is never taken for it), command (argv), log (path or nil), detached }.
+--- Returns its id.
+function store.session_begin(db, s)
+  check(db:exec([[INSERT INTO sessions (agent, pid, pid_start, host, command, log, detached,
+    started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)]], s.agent, s.pid, s.pid_start,
+    sys.hostname() or "?", json.encode(s.command), s.log, s.detached and 1 or 0, sys.now_ms()))
+  return db:last_insert_id()
+end
+
+--- Records the end of session `id`: its exit status (nil when it is unknown: the process was
+--- found gone).
+function store.session_end(db, id, exit_status)
+  check(db:exec("UPDATE sessions SET ended_at = ?, exit_status = ? WHERE id = ? AND ended_at IS NULL",
+    sys.now_ms(), exit_status, id))
+end
+
+--- The last session of agent `id`, or nil.
+function store.session_last(db, id)
+  return session_row(first_row(db, "SELECT * FROM sessions WHERE agent = ? ORDER BY id DESC LIMIT 1", id))
+end
+
+--- The sessions not recorded as ended (of agent `id`, or all of them when nil), oldest first.
+function store.sessions_open(db, id)
+  local list = {}
+  local sql = "SELECT * FROM sessions WHERE ended_at IS NULL" .. (id and " AND agent = ?" or "") ..
+    " ORDER BY id"
+  for row in db:rows(sql, id and { id } or {}) do list[#list + 1] = session_row(row) end
+  return list
+end
+
+-- The name pool ----------------------------------------------------------------------------
+
+--- Takes the next overflow number of rig `rig`'s name pool (never given twice), starting at
+--- `first`. Must run inside a transaction.
+function store.name_overflow_next(db, rig, first)
+  local row = first_row(db, "SELECT next_overflow FROM name_counters WHERE rig = ?", rig)
+  local n = row and row.next_overflow or first
+  if row then
+    check(db:exec("UPDATE name_counters SET next_overflow = ? WHERE rig = ?", n + 1, rig))
+  else
+    check(db:exec("INSERT INTO name_counters (rig, next_overflow) VALUES (?, ?)", rig, n + 1))
+  end
+  return n
 end
 
 -- Cached facts about trees ----------------------------------------------------------------

@@ -13,11 +13,12 @@ local LAYERS = {
   { name = "Lua utilities", "gt.errors", "gt.json", "gt.output", "gt.names", "gt.branch",
     "gt.luafile", "gt.layout", "gt.locate", "gt.fault", "gt.files", "gt.hooks", "gt.trust",
     "gt.usercode" },
-  { name = "town and rig", "gt.store", "gt.filters", "gt.town", "gt.rig" },
-  { name = "lifecycle", "gt.safety", "gt.salvage", "gt.reap", "gt.polecat.spawn",
-    "gt.polecat.journal", "gt.polecat", "gt.doctor" },
+  { name = "town and rig", "gt.store", "gt.filters", "gt.namepool", "gt.town", "gt.rig" },
+  { name = "lifecycle", "gt.safety", "gt.salvage", "gt.reap", "gt.session", "gt.polecat.spawn",
+    "gt.polecat.journal", "gt.polecat.idle", "gt.polecat", "gt.sweep", "gt.doctor" },
   { name = "commands and REPL", "gt.commands", "gt.commands.town", "gt.commands.rig",
-    "gt.commands.polecat", "gt.commands.admin", "gt.commands.repl", "gt.cli", "gt.repl",
+    "gt.commands.polecat", "gt.commands.session", "gt.commands.done", "gt.commands.sweep",
+    "gt.commands.salvage", "gt.commands.admin", "gt.commands.repl", "gt.cli", "gt.repl",
     "gt.repl_helpers", "gt.startup", "gt.main" },
 }
 

@@ -60,7 +60,7 @@ describe("gt.store", function()
       for _, row in ipairs(query(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")) do
         tables[#tables + 1] = row.name
       end
-      assert.same({ "agents", "events", "operations", "rigs", "tree_facts" }, tables)
+      assert.same({ "agents", "events", "name_counters", "operations", "rigs", "sessions", "tree_facts" }, tables)
     end)
 
     it("reopens an existing ledger with or without create, keeping what it holds", function()

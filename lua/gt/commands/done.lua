@@ -1,0 +1,2 @@
+--- Built-in commands (being written).
+return {}
