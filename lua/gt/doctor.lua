@@ -29,7 +29,9 @@ local trust = require("gt.trust")
 local usercode = require("gt.usercode")
 local rig = require("gt.rig")
 local salvage = require("gt.salvage")
+local reap = require("gt.reap")
 local journal = require("gt.polecat.journal")
+local polecat = require("gt.polecat")
 
 local doctor = {}
 
@@ -137,6 +139,55 @@ local function check_interrupted(report, r)
   return busy, pending
 end
 
+--- The commit HEAD of worktree record `admin` last pointed at, from its reflog (logs/HEAD), or
+--- nil.
+local function last_head(admin)
+  local log = fs.read_file(admin .. "/logs/HEAD", { max_bytes = 64 * 1024 * 1024 })
+  local last
+  for new in (log or ""):gmatch("%x+ (%x+) [^\n]*") do last = new end
+  return last
+end
+
+--- A live polecat's branch deleted by hand: its worktree's HEAD names a branch that is gone. The
+--- fix makes it again where the worktree's HEAD last was (its reflog), so no commit is lost.
+local function check_branch(report, r, a)
+  local repo = r:repo()
+  if not a.branch or repo:branch_lookup(a.branch) then return end
+  local admin = layout.worktree_admin(repo:commondir(), a.name)
+  local tip = last_head(admin)
+  report:error("branch-gone", ("its branch %s is gone%s"):format(a.branch, tip and
+    (" (gt doctor --fix makes it again at " .. tip:sub(1, 12) .. ", where its worktree last was)") or
+    ""), { name = a.name, fix = tip and function()
+      errors.check_doing("making branch " .. a.branch, repo:branch_create(a.branch, tip))
+      return true, ("its branch %s was gone: made again at %s"):format(a.branch, tip:sub(1, 12))
+    end or nil })
+end
+
+--- git's lock files that a process left when it died (reap.stale_lock): they hold no work, and
+--- block every git command that needs the file they lock.
+local function check_git_locks(report, r)
+  local common = r:repo():commondir()
+  local found = {}
+  local function scan(dir, depth)
+    for _, n in ipairs(fs.dir(dir) or {}) do
+      local path = dir .. "/" .. n
+      if n:match("%.lock$") then
+        if reap.stale_lock(path) then found[#found + 1] = path end
+      elseif depth > 0 and (fs.lstat(path) or {}).type == "directory" and n ~= "objects" then
+        scan(path, depth - 1)
+      end
+    end
+  end
+  scan(common:gsub("/$", ""), 6)
+  table.sort(found)
+  for _, path in ipairs(found) do
+    report:warn("stale-lock", ("%s is a lock file left by a git or gt that died (gt doctor --fix " ..
+      "removes it)"):format(path), { path = path, fix = function()
+        return reap.stale_lock(path) and os.remove(path) == true
+      end })
+  end
+end
+
 local function check_polecats(report, r, busy)
   local live = {}
   for _, a in ipairs(store.agents(r.town:ledger(), r.name, false)) do
@@ -144,9 +195,17 @@ local function check_polecats(report, r, busy)
     if busy[a.name] then -- luacheck: ignore 542
       -- Its interrupted operation is the problem (reported already).
     elseif not a.worktree or not fs.stat(a.worktree) then
-      report:error("missing", ("its worktree %s is gone (gt polecat remove %s ends it)"):format(
-        a.worktree or "?", a.name), { name = a.name })
+      -- Its folder deleted (or moved) by hand: what its branch holds is saved, then it goes.
+      report:error("missing", ("its worktree %s is gone (gt polecat remove --force %s, or gt doctor " ..
+        "--fix, saves its branch's commits and ends it)"):format(a.worktree or "?", a.name), { name = a.name,
+        fix = function()
+          local results = polecat.remove(r, { a.name }, { force = true })
+          local saved = results[1] and results[1].salvage
+          return true, ("its worktree %s was gone: removed%s"):format(a.worktree or "?",
+            saved and (", its commits saved to " .. saved.ref) or "")
+        end })
     else
+      check_branch(report, r, a)
       local file = a.worktree .. "/" .. layout.HOOKS_FILE
       if fs.lstat(file) then
         local status, real = trust.check(file)
@@ -226,6 +285,7 @@ function doctor.check_rig(report, r)
   check_records(report, r, live, busy)
   check_branches(report, r, live)
   check_folders(report, r, live, pending)
+  check_git_locks(report, r)
 end
 
 -- The checks of a town -----------------------------------------------------------------------
@@ -312,7 +372,8 @@ function doctor.register(name, fn)
 end
 
 --- Runs the checks on the town `town` (an open gt.Town; nil when none was found: only the user
---- code is checked). opts: fix (mend what can be), rig (check only this rig). Returns the
+--- code is checked). opts: fix (mend what can be), rig (check only this rig), town_error (why
+--- the town that was found could not be opened: a problem of its own). Returns the
 --- problems ({kind, severity, rig, name, path, message, fixed}) and what was found right
 --- ({section, message}).
 function doctor.run(town, opts)
@@ -323,6 +384,10 @@ function doctor.run(town, opts)
   end
   section("user code")
   check_user_code(report)
+  if opts.town_error then
+    section("town")
+    report:error("town-config", message_of(opts.town_error))
+  end
   if not town then return report.problems, report.oks end
   section("ledger")
   if not check_ledger(report, town) then return report.problems, report.oks end

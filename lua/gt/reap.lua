@@ -336,16 +336,21 @@ local function delete(facts, proof, dir)
   finish(fs.rmdir(dir))
 end
 
---- Calls `method` of repo (a call that returns true | nil, err, code); when it fails on a lock
---- file that no process has open and that nothing touched for 10 s (its writer died: a gt or a
---- git killed while writing; git closes a lock it holds, but holds it for a moment only),
---- removes that file, says so, and calls it once more.
+--- Whether git's lock file at `path` was left by a process that died: no process has it open
+--- and nothing touched it for 10 s (git holds a lock for a moment only; the lock holds no work,
+--- only a write that never finished).
+function reap.stale_lock(path)
+  local st = fs.lstat(path)
+  return st ~= nil and st.type == "file" and sys.now_ms() - st.mtime_ms >= 10000 and not sys.open_by(path)
+end
+
+--- Calls `method` of repo (a call that returns true | nil, err, code); when it fails on a stale
+--- lock file (reap.stale_lock), removes that file, says so, and calls it once more.
 function reap.unstale(repo, method, ...)
   local ok, err, code = repo[method](repo, ...)
   if ok or type(err) ~= "string" then return ok, err, code end
   local lockfile = err:match("'([^']+%.lock)'")
-  local st = lockfile and fs.lstat(lockfile)
-  if not st or sys.now_ms() - st.mtime_ms < 10000 or sys.open_by(lockfile) then return ok, err, code end
+  if not lockfile or not reap.stale_lock(lockfile) then return ok, err, code end
   os.remove(lockfile)
   output.note("gt: removed %s, a lock file left by a process that died", lockfile)
   return repo[method](repo, ...)

@@ -40,7 +40,10 @@ Rig.__tostring = function(r) return "gt.Rig (" .. r.name .. ")" end
 function rig.open(town, name)
   names.check(name, "rig name")
   local root = layout.rig_root(town.root, name)
-  local config = luafile.read(layout.rig_config(root))
+  local config, err = luafile.read(layout.rig_config(root))
+  if not config and fs.lstat(layout.rig_config(root)) and store.rig_get(town:ledger(), name) then
+    errors.raise("failure", "reading the config of rig %s: %s", name, err)
+  end
   if not config or not store.rig_get(town:ledger(), name) then
     errors.raise("notfound", "no rig %s in town %s", errors.quote(name), town.root)
   end

@@ -67,9 +67,12 @@ return {
       { "--json", "Print JSON." } },
     run = function(cmd)
       local ok_town, t = pcall(town.find, cmd.args.town)
+      -- A town whose config cannot be read is a problem, not "not inside a town".
+      local town_error = not ok_town and not (errors.is(t) and t.kind == "notfound") and t or nil
       -- Required here: every command module is loaded on each run (gt.commands), and the
       -- doctor brings the whole lifecycle with it.
-      local problems = require("gt.doctor").run(ok_town and t or nil, { fix = cmd.args.fix, rig = cmd.args.rig })
+      local problems = require("gt.doctor").run(ok_town and t or nil, { fix = cmd.args.fix,
+        rig = cmd.args.rig, town_error = town_error })
       if ok_town then t:close() end
       local open = 0
       for _, p in ipairs(problems) do if not p.fixed then open = open + 1 end end
@@ -78,7 +81,8 @@ return {
         return open == 0 and 0 or 1
       end
       if #problems == 0 then
-        output.say("no problems found%s", ok_town and "" or " (not inside a town: only user code checked)")
+        output.say("no problems found%s", (ok_town or town_error) and "" or
+          " (not inside a town: only user code checked)")
         return 0
       end
       for _, p in ipairs(problems) do
