@@ -352,6 +352,18 @@ function store.ops_running(db, key)
   return list
 end
 
+--- The operations of `kinds` (a list: "add", "remove", ...) that finished with status "done":
+--- { kind, agent (the key), started_at, finished_at }, oldest first.
+function store.ops_done(db, kinds)
+  local marks = {}
+  for i = 1, #kinds do marks[i] = "?" end
+  local list = {}
+  local sql = "SELECT kind, agent, started_at, finished_at FROM operations WHERE status = 'done' " ..
+    "AND kind IN (" .. table.concat(marks, ", ") .. ") ORDER BY id"
+  for row in db:rows(sql, kinds) do list[#list + 1] = row end
+  return list
+end
+
 -- Sessions (a command run in a polecat's worktree) ----------------------------------------
 
 local function session_row(row)

@@ -15,7 +15,7 @@ local LAYERS = {
     "gt.usercode" },
   { name = "town and rig", "gt.store", "gt.filters", "gt.namepool", "gt.town", "gt.rig" },
   { name = "lifecycle", "gt.safety", "gt.salvage", "gt.reap", "gt.session", "gt.polecat.spawn",
-    "gt.polecat.journal", "gt.polecat.idle", "gt.polecat", "gt.sweep", "gt.doctor" },
+    "gt.polecat.journal", "gt.polecat.idle", "gt.polecat", "gt.sweep", "gt.stats", "gt.doctor" },
   { name = "commands and REPL", "gt.commands", "gt.commands.town", "gt.commands.rig",
     "gt.commands.polecat", "gt.commands.session", "gt.commands.done", "gt.commands.sweep",
     "gt.commands.salvage", "gt.commands.admin", "gt.commands.repl", "gt.cli", "gt.repl",

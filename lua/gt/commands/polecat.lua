@@ -185,4 +185,25 @@ return {
       return 0
     end,
   },
+  {
+    name = "polecat stats",
+    summary = "How long adds, reuses and removes took: count, median and worst, per rig.",
+    description = "From the journal: every add, reuse and remove that finished, whoever ran it. " ..
+      "With --all, every rig of the town.",
+    flags = { { "--json", "Print JSON." }, { "--all", "Every rig of the town." } },
+    needs = "town",
+    run = function(cmd)
+      local rig = not cmd.args.all and cmd.town:find_rig(cmd.args.rig) or nil
+      local rows = require("gt.stats").collect(cmd.town, rig and rig.name)
+      if rig then rig:close() end
+      output.listing(rows, { json = cmd.args.json, none = "no finished adds, reuses or removes yet",
+        columns = { { "rig", "RIG" }, { "kind", "COMMAND" }, { "count", "COUNT" }, { "median", "MEDIAN" },
+          { "worst", "WORST" } },
+        cells = function(r)
+          return { rig = r.rig, kind = r.kind, count = tostring(r.count),
+            median = ("%d ms"):format(r.median_ms), worst = ("%d ms"):format(r.worst_ms) }
+        end })
+      return 0
+    end,
+  },
 }
