@@ -39,6 +39,12 @@ function layout.rig_add_lock(town_root, name) return town_root .. "/.gt/locks/ri
 --- The folder of rig `name` of the town.
 function layout.rig_root(town_root, name) return town_root .. "/" .. name end
 
+--- Where gt rig remove moves a rig's folder (before it deletes it, or keeps it for the work it
+--- holds).
+function layout.removed_rig(town_root, name, stamp)
+  return ("%s/.gt/removed/%s-%s"):format(town_root, name, stamp)
+end
+
 -- A rig ------------------------------------------------------------------------------------
 
 --- The file that marks a rig, and holds its config.

@@ -251,8 +251,8 @@ function rig.half_made(town, name)
 end
 
 --- Why the repository at `gitdir` holds something a fresh clone does not (a salvage, a
---- polecat's branch), or nil.
-local function holds_work(gitdir)
+--- polecat's branch, a stash), or nil.
+function rig.holds_work(gitdir)
   local repo <close> = git.open(gitdir, { bare = true })
   if not repo then return nil end -- a clone killed before it was a repository
   for _, glob in ipairs({ "refs/gt/*", "refs/heads/polecat/*", "refs/stash" }) do
@@ -273,7 +273,7 @@ function rig.recover(town, name)
   local root = layout.rig_root(town.root, name)
   if fs.lstat(root) and not store.rig_get(db, name) then
     local ok, why = only_rig_layout(root)
-    if ok then why = holds_work(layout.repo(root)) end
+    if ok then why = rig.holds_work(layout.repo(root)) end
     if not ok or why then
       errors.raise("refused", "a rig add of %s was interrupted, and %s: gt will not delete it; " ..
         "move it away first", name, why)

@@ -219,6 +219,11 @@ function store.rigs(db)
   return list
 end
 
+--- Forgets rig `name` (its agents' rows and history stay).
+function store.rig_delete(db, name)
+  check(db:exec("DELETE FROM rigs WHERE name = ?", name))
+end
+
 --- Sets the default branch of rig `name`.
 function store.rig_set_default(db, name, branch)
   check(db:exec("UPDATE rigs SET default_branch = ? WHERE name = ?", branch, name))

@@ -60,4 +60,41 @@ return {
       return 0
     end,
   },
+  {
+    name = "rig remove",
+    summary = "Remove a rig and its polecats, refusing (exit 3) to lose work unless forced.",
+    description = "Remove every polecat of the rig as gt polecat remove does, all or nothing: a " ..
+      "polecat holding work that exists nowhere else makes the command refuse, unless --force, " ..
+      "which saves that work first. The rig's folder is then moved to <town>/.gt/removed/ and " ..
+      "deleted only if its repository holds nothing a clone of origin lacks (salvages, kept " ..
+      "branches, stashes); otherwise it is kept there, and the command says so.",
+    arguments = { { "name", "Name of the rig." } },
+    flags = { { "-f --force", "Save the polecats' unsaved work, then remove." },
+      { "-n --dry-run", "Print what would be done; change nothing." }, { "--json", "Print JSON." } },
+    needs = "town",
+    run = function(cmd)
+      local rig_remove = require("gt.rig_remove")
+      local plan
+      if cmd.args.dry_run then
+        plan = rig_remove.plan(cmd.town, cmd.args.name, { force = cmd.args.force })
+        plan.rig:close()
+      else
+        plan = rig_remove.run(cmd.town, cmd.args.name, { force = cmd.args.force })
+      end
+      if cmd.args.json then
+        output.json({ name = cmd.args.name, dry_run = cmd.args.dry_run or false,
+          polecats = require("gt.json").array(plan.polecats), steps = require("gt.json").array(plan.steps),
+          kept = plan.kept and plan.archive or nil })
+      elseif cmd.args.dry_run then
+        output.say("would remove rig %s:", cmd.args.name)
+        for _, s in ipairs(plan.steps) do output.say("  %s", s) end
+      else
+        output.say("removed rig %s", cmd.args.name)
+        if plan.kept then
+          output.say("  its folder is kept at %s: %s", plan.archive, plan.kept)
+        end
+      end
+      return 0
+    end,
+  },
 }
