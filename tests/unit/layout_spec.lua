@@ -14,6 +14,7 @@ describe("gt.layout", function()
     assert.equal(TOWN .. "/.gt/locks", layout.town_locks(TOWN))
     assert.equal(TOWN .. "/.gt/locks/rig-web.lock", layout.rig_add_lock(TOWN, "web"))
     assert.equal(RIG, layout.rig_root(TOWN, "web"))
+    assert.equal(TOWN .. "/.gt/removed/web-1a2b", layout.removed_rig(TOWN, "web", "1a2b"))
   end)
 
   it("places a rig's files", function()
@@ -118,7 +119,7 @@ return required, functions
     assert.same({}, required)
     -- The functions exercised above are all there are.
     assert.same({ "dotgt", "home", "id", "init_file", "is_trash", "ledger", "lock", "locks", "module_root",
-      "polecat_lock", "polecats", "repo", "rig_add_lock", "rig_config", "rig_root", "salvage_prefix",
+      "polecat_lock", "polecats", "removed_rig", "repo", "rig_add_lock", "rig_config", "rig_root", "salvage_prefix",
       "split_id", "town_config", "town_locks", "trash", "trust_scope", "worktree", "worktree_admin" }, functions)
   end)
 end)
