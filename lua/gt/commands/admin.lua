@@ -1,5 +1,4 @@
 --- Built-in commands: gt hooks list, gt trust, gt doctor. They parse, call, and print.
-local fs = require("gt.fs")
 local output = require("gt.output")
 local json = require("gt.json")
 local errors = require("gt.errors")
@@ -30,7 +29,7 @@ return {
       "(gt trust ~/gt), or that file.",
     arguments = { { "file", "The file, or a town or rig folder.", args = "?" } },
     flags = { { "--revoke", "Withdraw trust from the file." }, { "--list", "List trusted files." },
-      { "--json", "With --list: print JSON." } },
+      { "--json", "Print JSON." } },
     run = function(cmd)
       if cmd.args.list then
         output.listing(trust.entries(), { json = cmd.args.json, none = "no trusted files",
@@ -39,12 +38,19 @@ return {
       end
       if not cmd.args.file then errors.raise("usage", "trust needs a file (or --list)") end
       if cmd.args.revoke then
-        trust.revoke(cmd.args.file)
-        output.say("no longer trusted: %s", fs.realpath(cmd.args.file) or cmd.args.file)
+        local removed = trust.revoke(cmd.args.file)
+        local real = trust.real_path(cmd.args.file)
+        if cmd.args.json then
+          output.json({ path = real, revoked = removed })
+        else
+          output.say("no longer trusted: %s", real)
+        end
         return 0
       end
       local real, sha = trust.add(cmd.args.file)
-      if sha then
+      if cmd.args.json then
+        output.json({ path = real, sha256 = sha, owned = sha == nil })
+      elseif sha then
         output.say("trusted %s (sha256 %s)", real, sha)
       else
         output.say("trusted %s as yours: its init files and module overrides run", real)

@@ -14,13 +14,18 @@ return {
       "everything the command made.",
     arguments = { { "name", "Name of the rig." }, { "source", "Repository URL or local path." } },
     options = { { "--branch", "Branch polecats start from (default: origin's HEAD).", argname = "<branch>" } },
+    flags = { { "--json", "Print JSON." } },
     needs = "town",
     run = function(cmd)
       local bar = output.progress("Receiving objects")
       local r = rig.add(cmd.town, cmd.args.name, cmd.args.source, { branch = cmd.args.branch,
         progress = function(stats) bar.update(stats.received_objects, stats.total_objects) end })
       bar.finish()
-      output.say("added rig %s at %s (default branch %s)", r.name, r.root, r.config.default_branch)
+      if cmd.args.json then
+        output.json({ name = r.name, path = r.root, url = r.config.url, default_branch = r.config.default_branch })
+      else
+        output.say("added rig %s at %s (default branch %s)", r.name, r.root, r.config.default_branch)
+      end
       return 0
     end,
   },
@@ -31,13 +36,18 @@ return {
       "the rig's default branch: new polecats start from origin/BRANCH, and commits merged into " ..
       "it count as saved.",
     arguments = { { "name", "Name of the rig." }, { "branch", "A branch of origin.", args = "?" } },
+    flags = { { "--json", "Print JSON." } },
     needs = "town",
     run = function(cmd)
       local r = rig.open(cmd.town, cmd.args.name)
       local old = r.config.default_branch
       local branch = r:change_default(cmd.args.branch)
-      output.say("rig %s starts polecats from origin/%s%s", r.name, branch,
-        old ~= branch and (" (was " .. old .. ")") or "")
+      if cmd.args.json then
+        output.json({ name = r.name, default_branch = branch, was = old })
+      else
+        output.say("rig %s starts polecats from origin/%s%s", r.name, branch,
+          old ~= branch and (" (was " .. old .. ")") or "")
+      end
       r:close()
       return 0
     end,

@@ -10,10 +10,13 @@ return {
     description = "Create a town in DIR (default: $GT_TOWN, else ~/gt). Running it on an existing " ..
       "town changes nothing.",
     arguments = { { "dir", "Folder of the town.", args = "?" } },
+    flags = { { "--json", "Print JSON." } },
     run = function(cmd)
       local dir = cmd.args.dir or town.default_root()
       local t, existed = town.init(dir)
-      if existed then
+      if cmd.args.json then
+        output.json({ path = t.root, existed = existed, owned = trust.owns(t.root) })
+      elseif existed then
         output.say("town already exists at %s", t.root)
         if not trust.owns(t.root) then
           output.note("gt: it was not made here by you, so its init files and module overrides " ..
