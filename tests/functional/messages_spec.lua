@@ -52,7 +52,7 @@ describe("gt doctor", function()
     assert.equal(1, code)
     assert.matches("^problem rig demo: cannot be checked: ", out)
     holds(out, "\nproblem web/w: its worktree " .. fx.town .. "/web/polecats/w/web is gone " ..
-      "(gt polecat remove w ends it)\n")
+      "(gt polecat remove --force w, or gt doctor --fix, saves its branch's commits and ends it)\n")
   end)
 end)
 
