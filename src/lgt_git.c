@@ -13,6 +13,7 @@
 ** returned (see "libgit2 callbacks" below).
 */
 #include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -475,6 +476,157 @@ static int r_fetch(lua_State *L)
 	return 2;
 }
 
+/* repo:push() reporting: the progress function, the refs the remote rejected (collected in C:
+** the first one's message is kept, the others counted) and which credentials were tried. */
+typedef struct {
+	Callback cb;
+	size_t rejected;   /* refs the remote refused */
+	char first[512];   /* "refs/heads/x: <the remote's reason>" of the first */
+	int tried_agent;   /* ssh-agent was asked once */
+	int tried_user;    /* a user name was given once */
+	int no_credential; /* the transport wanted credentials gt cannot give */
+} Push;
+
+/* Builds {current, total, bytes} from the counts (ud) and calls the Lua function (argument
+** 1), under gt_cpcall. */
+static int call_push_progress(lua_State *L)
+{
+	const size_t *counts = (const size_t *)lua_touserdata(L, 2);
+	lua_createtable(L, 0, 3);
+	lua_pushinteger(L, (lua_Integer)counts[0]);
+	lua_setfield(L, -2, "current");
+	lua_pushinteger(L, (lua_Integer)counts[1]);
+	lua_setfield(L, -2, "total");
+	lua_pushinteger(L, (lua_Integer)counts[2]);
+	lua_setfield(L, -2, "bytes");
+	lua_remove(L, 2); /* [fn, stats] */
+	lua_call(L, 1, 0);
+	return 0;
+}
+
+static int on_push_transfer(unsigned int current, unsigned int total, size_t bytes, void *payload)
+{
+	Push *p = (Push *)payload;
+	size_t counts[3];
+	if (p->cb.failed)
+		return -1;
+	if (p->cb.fn == 0)
+		return 0;
+	counts[0] = current;
+	counts[1] = total;
+	counts[2] = bytes;
+	if (gt_cpcall(p->cb.L, call_push_progress, p->cb.fn, counts, 0) != 0) {
+		p->cb.failed = 1; /* the error object stays on top of the stack */
+		return -1;
+	}
+	return 0;
+}
+
+static int on_push_update(const char *refname, const char *status, void *payload)
+{
+	Push *p = (Push *)payload;
+	if (status != NULL && p->rejected++ == 0)
+		snprintf(p->first, sizeof p->first, "%s: %s", refname, status);
+	return 0;
+}
+
+/* Credentials as git would find them where libgit2 can: an ssh URL gets the keys of the
+** ssh-agent ($SSH_AUTH_SOCK), once; anything else (https's user and password, which git asks
+** its credential helpers for) is refused with a message saying so. */
+static int on_push_credentials(git_credential **out, const char *url, const char *user,
+			       unsigned int allowed, void *payload)
+{
+	Push *p = (Push *)payload;
+	(void)url;
+	if (user == NULL || user[0] == '\0')
+		user = "git";
+	if ((allowed & GIT_CREDENTIAL_SSH_KEY) && !p->tried_agent) {
+		p->tried_agent = 1;
+		return git_credential_ssh_key_from_agent(out, user);
+	}
+	if ((allowed & GIT_CREDENTIAL_USERNAME) && !p->tried_user) {
+		p->tried_user = 1;
+		return git_credential_username_new(out, user);
+	}
+	p->no_credential = 1;
+	git_error_set_str(
+	    GIT_ERROR_NET,
+	    (allowed & GIT_CREDENTIAL_SSH_KEY)
+		? "authentication failed: the ssh-agent's keys were refused (is a key "
+		  "loaded? ssh-add -l)"
+		: "authentication required: gt gives only ssh-agent keys (ssh URLs); "
+		  "git's credential helpers are out of its reach: push yourself, or use "
+		  "an ssh URL");
+	return GIT_EAUTH;
+}
+
+/* libgit2's last error message. */
+static const char *last_message(void)
+{
+	const git_error *e = git_error_last();
+	return e && e->message ? e->message : "unknown libgit2 error";
+}
+
+/* repo:push(remote, refspecs [, {progress = fn({current, total, bytes})}]) -> true | nil, err,
+** code. Pushes with explicit refspecs ({"refs/heads/x:refs/heads/x"}); the remote-tracking refs
+** the remote's fetch refspecs map them to are updated. "EREJECTED" when the remote refused a
+** ref (its reason in the message) or a push was not a fast-forward; "EAUTH" when credentials
+** were needed that gt cannot give (see on_push_credentials). */
+static int r_push(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *name = luaL_checkstring(L, 2);
+	git_strarray specs = {NULL, 0};
+	git_push_options opts;
+	git_remote *remote = NULL;
+	Push p;
+	lua_Integer n;
+	int error;
+	luaL_checktype(L, 3, LUA_TTABLE);
+	n = (lua_Integer)lua_rawlen(L, 3);
+	luaL_argcheck(L, n > 0, 3, "no refspec");
+	for (lua_Integer i = 1; i <= n; i++) {
+		luaL_argcheck(L, lua_rawgeti(L, 3, i) == LUA_TSTRING, 3,
+			      "refspecs must be strings");
+		lua_pop(L, 1);
+	}
+	for (lua_Integer i = 1; i <= n; i++) {
+		lua_rawgeti(L, 3, i);
+		if (gt_strarray_add(&specs, lua_tostring(L, -1)) < 0) {
+			gt_strarray_free(&specs);
+			return luaL_error(L, "not enough memory");
+		}
+		lua_pop(L, 1);
+	}
+	memset(&p, 0, sizeof p);
+	callback_init(&p.cb, L, lua_istable(L, 4) ? 4 : 0, "progress");
+	git_push_options_init(&opts, GIT_PUSH_OPTIONS_VERSION);
+	opts.callbacks.push_transfer_progress = on_push_transfer;
+	opts.callbacks.push_update_reference = on_push_update;
+	opts.callbacks.credentials = on_push_credentials;
+	opts.callbacks.payload = &p;
+	error = git_remote_lookup(&remote, repo, name);
+	if (error == 0)
+		error = git_remote_push(remote, &specs, &opts);
+	git_remote_free(remote);
+	gt_strarray_free(&specs);
+	if (p.cb.failed)
+		return lua_error(L); /* the progress function's error, on top */
+	if (error == GIT_ENONFASTFORWARD)
+		return gt_pushfail(L, "EREJECTED", "%s: %s", name, last_message());
+	if (error < 0 && p.no_credential)
+		return gt_pushfail(L, "EAUTH", "%s: %s", name, last_message());
+	if (error < 0)
+		return fail_git(L, error, name);
+	if (p.rejected > 1)
+		return gt_pushfail(L, "EREJECTED", "%s: rejected %s (and %d more)", name, p.first,
+				   (int)(p.rejected - 1));
+	if (p.rejected == 1)
+		return gt_pushfail(L, "EREJECTED", "%s: rejected %s", name, p.first);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Repository methods: refs and branches */
 
@@ -632,6 +784,35 @@ static int r_symref_set(lua_State *L)
 	return 1;
 }
 
+/* repo:set_head(ref) -> true | nil, err, code: HEAD names branch `ref` ("refs/heads/x"), as
+** git symbolic-ref does; the working tree and index are not touched. */
+static int r_set_head(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *ref = luaL_checkstring(L, 2);
+	int error = git_repository_set_head(repo, ref);
+	if (error < 0)
+		return fail_git(L, error, ref);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* repo:detach_head([spec]) -> commit id | nil, err, code: HEAD detached at the commit `spec`
+** names (default: where HEAD is); the working tree and index are not touched. */
+static int r_detach_head(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *spec = luaL_optstring(L, 2, "HEAD");
+	git_oid oid;
+	int error = resolve_commit(&oid, repo, spec);
+	if (error == 0)
+		error = git_repository_set_head_detached(repo, &oid);
+	if (error < 0)
+		return fail_git(L, error, spec);
+	gt_pushoid(L, &oid);
+	return 1;
+}
+
 /* repo:branch_create(name, start [, {force = false}]) -> commit id | nil, err, code
 ** ("EEXISTS" when the branch exists). start is any revision; no upstream is configured. */
 static int r_branch_create(lua_State *L)
@@ -781,6 +962,67 @@ static int r_checkout_head(lua_State *L)
 	if (error < 0)
 		return fail_git(L, error, "checkout");
 	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* Counts the files a checkout writes or removes (C data only). */
+static void on_checkout_progress(const char *path, size_t done, size_t total, void *payload)
+{
+	(void)done;
+	(void)total;
+	if (path != NULL)
+		(*(size_t *)payload)++;
+}
+
+/* Looks up the tree a revision or tree id names; 0 or a libgit2 error. */
+static int lookup_tree(git_tree **out, git_repository *repo, const char *spec)
+{
+	git_object *obj = NULL;
+	int error = git_revparse_single(&obj, repo, spec);
+	if (error == 0)
+		error = git_object_peel((git_object **)out, obj, GIT_OBJECT_TREE);
+	git_object_free(obj);
+	return error;
+}
+
+/* repo:checkout_tree(spec [, {baseline = tree, force = false, remove_untracked = false,
+** disable_filters = false}]) -> files written | nil, err, code. Makes the working tree and the
+** index those of commit `spec`; HEAD is left as it is (repo:set_head). Safe unless force: only
+** the files that differ between the baseline (a tree or revision: what the working tree is known
+** to hold; default HEAD's tree) and the target are written or removed, and a file that is not as
+** the baseline has it where the target changes it is a conflict ("ECONFLICT", nothing written).
+** Untracked and ignored files are left alone, unless remove_untracked (not ignored ones). */
+static int r_checkout_tree(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *spec = luaL_checkstring(L, 2);
+	const char *baseline = gt_optfield_string(L, 3, "baseline", NULL);
+	git_checkout_options opts;
+	git_object *target = NULL;
+	git_tree *base = NULL;
+	size_t written = 0;
+	int error;
+	git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
+	opts.checkout_strategy =
+	    gt_optfield_boolean(L, 3, "force", 0) ? GIT_CHECKOUT_FORCE : GIT_CHECKOUT_SAFE;
+	if (gt_optfield_boolean(L, 3, "remove_untracked", 0))
+		opts.checkout_strategy |= GIT_CHECKOUT_REMOVE_UNTRACKED;
+	opts.disable_filters = gt_optfield_boolean(L, 3, "disable_filters", 0);
+	opts.progress_cb = on_checkout_progress;
+	opts.progress_payload = &written;
+	error = git_revparse_single(&target, repo, spec);
+	if (error == 0 && baseline != NULL && (error = lookup_tree(&base, repo, baseline)) < 0) {
+		git_object_free(target);
+		return fail_git(L, error, baseline);
+	}
+	opts.baseline = base;
+	if (error == 0)
+		error = git_checkout_tree(repo, target, &opts);
+	git_tree_free(base);
+	git_object_free(target);
+	if (error < 0)
+		return fail_git(L, error, spec);
+	lua_pushinteger(L, (lua_Integer)written);
 	return 1;
 }
 
@@ -1225,6 +1467,136 @@ static int r_stashes(lua_State *L)
 	return 1;
 }
 
+/* How many entries the reflog of refs/stash has (0 when there is none); a libgit2 error. */
+static int stash_count(git_repository *repo, size_t *n)
+{
+	git_reflog *log = NULL;
+	int error = git_reflog_read(&log, repo, "refs/stash");
+	if (error == 0)
+		*n = git_reflog_entrycount(log);
+	git_reflog_free(log);
+	return error;
+}
+
+/* Appends entry `oid`, `message` to the reflog of refs/stash, by the repository's user. */
+static int stash_log(git_repository *repo, const git_oid *oid, const char *message)
+{
+	git_reflog *log = NULL;
+	git_signature *sig = NULL;
+	int error = git_reflog_read(&log, repo, "refs/stash");
+	if (error == 0 && git_signature_default(&sig, repo) < 0) {
+		git_error_clear();
+		error = git_signature_now(&sig, "gt", "gt@localhost");
+	}
+	if (error == 0)
+		error = git_reflog_append(log, oid, sig, message);
+	if (error == 0)
+		error = git_reflog_write(log);
+	git_signature_free(sig);
+	git_reflog_free(log);
+	return error;
+}
+
+/* repo:stash_store(commit, message) -> true | nil, err, code: commit `commit` (one git stash
+** made) becomes stash@{0}, with `message` in refs/stash's reflog, as git stash store does; the
+** stashes before it move down one. The stash list is that reflog: it is written whether or not
+** the repository logs ref updates (a bare one does not, by default). */
+static int r_stash_store(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *spec = luaL_checkstring(L, 2);
+	const char *message = luaL_checkstring(L, 3);
+	git_oid oid;
+	git_reference *ref = NULL;
+	size_t before = 0, after = 0;
+	int error = resolve_commit(&oid, repo, spec);
+	if (error < 0)
+		return fail_git(L, error, spec);
+	error = git_reference_ensure_log(repo, "refs/stash");
+	if (error == 0)
+		error = stash_count(repo, &before);
+	if (error == 0)
+		error = git_reference_create(&ref, repo, "refs/stash", &oid, 1, message);
+	git_reference_free(ref);
+	if (error == 0)
+		error = stash_count(repo, &after);
+	if (error == 0 && after == before)
+		error = stash_log(repo, &oid, message);
+	if (error < 0)
+		return gt_pushgiterror(L, error, "refs/stash", git_repository_commondir(repo));
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* Drops entry `index` of refs/stash's reflog (its entry count `n`), and points refs/stash at
+** the newest entry left (deletes it when none is), logging nothing: what git_stash_drop does,
+** whether or not the repository logs ref updates. */
+static int stash_drop(git_repository *repo, size_t index, size_t n)
+{
+	git_reflog *log = NULL;
+	git_reference *ref = NULL;
+	git_oid top;
+	size_t now = 0;
+	int error = git_reflog_read(&log, repo, "refs/stash");
+	if (error == 0)
+		error = git_reflog_drop(log, index, 1);
+	if (error == 0)
+		error = git_reflog_write(log);
+	if (error == 0 && n > 1 && index == 0)
+		git_oid_cpy(&top, git_reflog_entry_id_new(git_reflog_entry_byindex(log, 0)));
+	git_reflog_free(log);
+	if (error < 0 || (n > 1 && index > 0))
+		return error;
+	if (n == 1)
+		return git_reference_remove(repo, "refs/stash");
+	error = git_reference_create(&ref, repo, "refs/stash", &top, 1, NULL);
+	git_reference_free(ref);
+	if (error == 0)
+		error = stash_count(repo, &now);
+	if (error == 0 && now == n) { /* the update was logged: that entry goes too */
+		error = git_reflog_read(&log, repo, "refs/stash");
+		if (error == 0)
+			error = git_reflog_drop(log, 0, 1);
+		if (error == 0)
+			error = git_reflog_write(log);
+		git_reflog_free(log);
+	}
+	return error;
+}
+
+/* repo:stash_drop(index, expect) -> true | nil, err, code: drops stash@{index} while it is
+** commit `expect` ("ECHANGED" when it is another one, "ENOTFOUND" when there is none). */
+static int r_stash_drop(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	lua_Integer index = luaL_checkinteger(L, 2);
+	const char *hex = luaL_checkstring(L, 3);
+	git_oid expect;
+	git_reflog *reflog = NULL;
+	const git_reflog_entry *entry;
+	size_t n;
+	int same, error;
+	luaL_argcheck(L, index >= 0, 2, "a stash index is not negative");
+	if (parse_oid(L, &expect, hex) != 0)
+		return 3;
+	error = git_reflog_read(&reflog, repo, "refs/stash");
+	if (error < 0)
+		return fail_git(L, error, "refs/stash");
+	n = git_reflog_entrycount(reflog);
+	entry = git_reflog_entry_byindex(reflog, (size_t)index);
+	same = entry != NULL && git_oid_equal(git_reflog_entry_id_new(entry), &expect);
+	git_reflog_free(reflog);
+	if (entry == NULL)
+		return gt_pushfail(L, "ENOTFOUND", "stash@{%d}: no such stash", (int)index);
+	if (!same)
+		return gt_pushfail(L, "ECHANGED", "stash@{%d}: not %s any more", (int)index, hex);
+	error = stash_drop(repo, (size_t)index, n);
+	if (error < 0)
+		return gt_pushgiterror(L, error, "refs/stash", git_repository_commondir(repo));
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Repository methods: trees and commits */
 
@@ -1476,6 +1848,128 @@ static int r_diff_trees(lua_State *L)
 	return 1;
 }
 
+/* repo:commit(spec) -> {oid, tree, parents = {ids}, message, summary, author, email, time} |
+** nil, err, code: one commit (time is Unix seconds). */
+static int r_commit(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *spec = luaL_checkstring(L, 2);
+	git_oid oid;
+	git_commit *commit = NULL;
+	const git_signature *author;
+	unsigned int n;
+	int error = resolve_commit(&oid, repo, spec);
+	if (error == 0)
+		error = git_commit_lookup(&commit, repo, &oid);
+	if (error < 0)
+		return fail_git(L, error, spec);
+	author = git_commit_author(commit);
+	n = git_commit_parentcount(commit);
+	lua_createtable(L, 0, 8);
+	gt_pushoid(L, &oid);
+	lua_setfield(L, -2, "oid");
+	gt_pushoid(L, git_commit_tree_id(commit));
+	lua_setfield(L, -2, "tree");
+	lua_createtable(L, (int)n, 0);
+	for (unsigned int i = 0; i < n; i++) {
+		gt_pushoid(L, git_commit_parent_id(commit, i));
+		lua_seti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_setfield(L, -2, "parents");
+	lua_pushstring(L, git_commit_message(commit) ? git_commit_message(commit) : "");
+	lua_setfield(L, -2, "message");
+	lua_pushstring(L, git_commit_summary(commit) ? git_commit_summary(commit) : "");
+	lua_setfield(L, -2, "summary");
+	lua_pushstring(L, author->name);
+	lua_setfield(L, -2, "author");
+	lua_pushstring(L, author->email);
+	lua_setfield(L, -2, "email");
+	lua_pushinteger(L, (lua_Integer)git_commit_time(commit));
+	lua_setfield(L, -2, "time");
+	git_commit_free(commit);
+	return 1;
+}
+
+/* repo:index_read_tree(spec) -> true | nil, err, code: the index of the repository (a
+** worktree's own) becomes tree `spec` (a tree, or a commit's), written to disk; the working
+** tree is not touched. Entries whose path, mode and object stay keep their stat data. */
+static int r_index_read_tree(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *spec = luaL_checkstring(L, 2);
+	git_tree *tree = NULL;
+	git_index *index = NULL;
+	int error = lookup_tree(&tree, repo, spec);
+	if (error < 0)
+		return fail_git(L, error, spec);
+	error = git_repository_index(&index, repo);
+	if (error == 0)
+		error = git_index_read(index, 0);
+	if (error == 0)
+		error = git_index_read_tree(index, tree);
+	if (error == 0)
+		error = git_index_write(index);
+	git_index_free(index);
+	git_tree_free(tree);
+	if (error < 0)
+		return gt_pushgiterror(L, error, "index", git_repository_path(repo));
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* repo:checkout_to(spec, dir [, {force = false, disable_filters = false}]) -> files written |
+** nil, err, code: writes the files of tree `spec` (a tree, or a commit's) into the folder `dir`
+** (absolute; made if missing), which need not be the repository's working tree: no index or HEAD is
+** written, and nothing the tree does not name is touched. A file of the tree that is already
+** in dir is a conflict ("ECONFLICT": nothing is written), unless force. */
+static int r_checkout_to(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *spec = luaL_checkstring(L, 2);
+	const char *dir = luaL_checkstring(L, 3);
+	git_checkout_options opts;
+	git_tree *tree = NULL;
+	git_index *empty = NULL;
+	luaL_argcheck(L, dir[0] == '/', 3, "an absolute path is required");
+	git_strarray paths = {NULL, 0};
+	size_t written = 0;
+	int error;
+	git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
+	opts.checkout_strategy =
+	    (gt_optfield_boolean(L, 4, "force", 0) ? GIT_CHECKOUT_FORCE : GIT_CHECKOUT_SAFE) |
+	    GIT_CHECKOUT_DONT_UPDATE_INDEX | GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
+	opts.disable_filters = gt_optfield_boolean(L, 4, "disable_filters", 0);
+	opts.target_directory = dir;
+	opts.progress_cb = on_checkout_progress;
+	opts.progress_payload = &written;
+	error = lookup_tree(&tree, repo, spec);
+	if (error < 0)
+		return fail_git(L, error, spec);
+	/* Only the tree's own entries are looked at in dir (not, say, a worktree beside them);
+	** against an empty baseline, nothing is removed. */
+	for (size_t i = 0; error == 0 && i < git_tree_entrycount(tree); i++) {
+		const git_tree_entry *entry = git_tree_entry_byindex(tree, i);
+		if (gt_strarray_add(&paths, git_tree_entry_name(entry)) < 0) {
+			git_error_set_oom();
+			error = -1;
+		}
+	}
+	if (error == 0)
+		error = git_index_new(&empty);
+	if (error == 0 && paths.count > 0) {
+		opts.paths = paths;
+		opts.baseline_index = empty;
+		error = git_checkout_tree(repo, (git_object *)tree, &opts);
+	}
+	git_index_free(empty);
+	gt_strarray_free(&paths);
+	git_tree_free(tree);
+	if (error < 0)
+		return gt_pushgiterror(L, error, dir, dir);
+	lua_pushinteger(L, (lua_Integer)written);
+	return 1;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Repository methods: submodules */
 
@@ -1544,6 +2038,7 @@ static const luaL_Reg methods[] = {
     {"workdir", r_workdir},
     {"config", r_config},
     {"fetch", r_fetch},
+    {"push", r_push},
     /* refs and branches */
     {"head", r_head},
     {"ref_create", r_ref_create},
@@ -1552,6 +2047,8 @@ static const luaL_Reg methods[] = {
     {"ref_delete", r_ref_delete},
     {"symref", r_symref},
     {"symref_set", r_symref_set},
+    {"set_head", r_set_head},
+    {"detach_head", r_detach_head},
     {"branch_create", r_branch_create},
     {"branch_lookup", r_branch_lookup},
     {"branch_is_checked_out", r_branch_is_checked_out},
@@ -1559,6 +2056,7 @@ static const luaL_Reg methods[] = {
     /* worktrees */
     {"worktree_add", r_worktree_add},
     {"checkout_head", r_checkout_head},
+    {"checkout_tree", r_checkout_tree},
     {"worktrees", r_worktrees},
     {"worktree_lock", r_worktree_lock},
     {"worktree_unlock", r_worktree_unlock},
@@ -1571,6 +2069,8 @@ static const luaL_Reg methods[] = {
     {"ahead_behind", r_ahead_behind},
     /* stashes */
     {"stashes", r_stashes},
+    {"stash_store", r_stash_store},
+    {"stash_drop", r_stash_drop},
     /* trees and commits */
     {"resolve", r_resolve},
     {"tree_of", r_tree_of},
@@ -1579,6 +2079,9 @@ static const luaL_Reg methods[] = {
     {"tree_find", r_tree_find},
     {"blob", r_blob},
     {"diff_trees", r_diff_trees},
+    {"commit", r_commit},
+    {"index_read_tree", r_index_read_tree},
+    {"checkout_to", r_checkout_to},
     /* submodules */
     {"submodules", r_submodules},
     {NULL, NULL},

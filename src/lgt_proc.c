@@ -11,6 +11,20 @@
 ** can deadlock. Everything the run owns (the child, descriptors, buffers) belongs to a
 ** to-be-closed userdata, so an error raised anywhere kills and reaps the child and frees the rest;
 ** an output callback's error does so at once, before it propagates.
+**
+** With `foreground`, the program stays in gt's process group (it can read the terminal and gets
+** the terminal's Ctrl-C itself, as a shell's foreground job does) and gt passes on to it the
+** SIGINT, SIGTERM, SIGHUP and SIGQUIT other processes send gt, until it has exited: the program
+** decides how it ends, and its outcome is the result.
+**
+**   local pid, err, code = proc.start({argv = {"make"}, cwd = dir, log = path, status = path})
+**
+** proc.start starts a program detached from gt: a supervisor, forked from gt, makes a session
+** and process group of its own (setsid), points stdin at /dev/null and stdout and stderr at the
+** log (appended), forks the program and waits for it, then writes the program's pid and exit
+** status to the status file. The supervisor ignores the signals that stop a session (SIGINT,
+** SIGTERM, SIGHUP, SIGQUIT), so that signalling the group ends the program and still leaves its
+** status; SIGKILL ends them both. A failed chdir or exec reaches gt as in proc.run.
 */
 #define _GNU_SOURCE /* pipe2, close_range */
 #include <errno.h>
@@ -20,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -37,9 +52,14 @@ extern char **environ;
 enum { IN, OUT, ERR };                                       /* the child's standard streams */
 enum { S_NULL, S_STRING, S_INHERIT, S_CAPTURE, S_CALLBACK }; /* modes; stdin's: the first three */
 /* The step the child failed at, and its name in messages. */
-enum { STEP_SETPGID = 1, STEP_SIGNALS, STEP_DUP, STEP_CHDIR, STEP_EXEC };
+enum { STEP_SETPGID = 1, STEP_SIGNALS, STEP_DUP, STEP_CHDIR, STEP_EXEC, STEP_SETSID, STEP_FORK };
 
-static const char *const step_names[] = {"", "setpgid", "signals", "dup2", "chdir", "exec"};
+static const char *const step_names[] = {"",      "setpgid", "signals", "dup2",
+					 "chdir", "exec",    "setsid",  "fork"};
+
+/* The signals a foreground program is passed (and a detached session's supervisor ignores). */
+static const int passed_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+#define NPASSED ((int)(sizeof passed_signals / sizeof passed_signals[0]))
 
 /* What the child sends back when it cannot get to the program. */
 struct report {
@@ -58,7 +78,11 @@ typedef struct {
 	int fd[3];        /* gt's ends of the stdin, stdout and stderr pipes, -1 when closed */
 	int child_fd[3];  /* the child's ends (or /dev/null), closed in gt after the fork */
 	int report_fd[2]; /* the child's failure report: read end, write end */
-	Buf buf[3];       /* stdout and stderr: captured data, or the read area for callbacks */
+	int status_fd;    /* proc.start: the status file, for the supervisor; else -1 */
+	int own_group;    /* the child leads a process group of its own (signalled as a group) */
+	int passing;      /* foreground: gt's handlers of passed_signals are replaced */
+	struct sigaction saved[NPASSED]; /* ...and these are gt's own, put back after the run */
+	Buf buf[3]; /* stdout and stderr: captured data, or the read area for callbacks */
 } Run;
 
 /* The run's settings, read from the options before anything is acquired. */
@@ -71,6 +95,8 @@ typedef struct {
 	size_t input_len;
 	int mode[3];
 	int callback[3];        /* stack index of the stdout/stderr callbacks */
+	int started;            /* stack index of the `started` callback, or 0 */
+	int foreground;         /* the child stays in gt's process group; signals are passed on */
 	lua_Integer timeout_ms; /* LUA_MAXINTEGER: none */
 } Spec;
 
@@ -110,12 +136,75 @@ static int pipe_cloexec(int fds[2])
 	return 0;
 }
 
-static void signal_group(pid_t pid, int sig)
+static void signal_child(const Run *run, int sig)
 {
 	/* The leader is not reaped yet (a zombie still holds its group), so kill can fail only
-	** with ESRCH, once every member has exited: the wanted outcome. */
-	if (kill(-pid, sig) != 0)
+	** with ESRCH, once every member has exited: the wanted outcome. A foreground child is in
+	** gt's group: only it is signalled. */
+	if (kill(run->own_group ? -run->pid : run->pid, sig) != 0)
 		errno = 0;
+}
+
+/* The foreground child that gt passes signals on to, while it runs; 0: none. */
+static volatile sig_atomic_t pass_to = 0;
+
+/* Handler of passed_signals during a foreground run. A signal the terminal sent (si_code
+** SI_KERNEL) reached the child too, as it is in gt's process group; one that another process
+** sent gt (kill, sigqueue: si_code <= 0) is passed on. */
+static void pass_on(int sig, siginfo_t *info, void *context)
+{
+	int err = errno;
+	(void)context;
+	if (pass_to > 0 && info != NULL && info->si_code <= 0)
+		kill((pid_t)pass_to, sig);
+	errno = err;
+}
+
+/* Blocks the passed signals; *old gets the mask to put back. Returns 0 or -1 with errno set. */
+static int block_passed(sigset_t *old)
+{
+	sigset_t set;
+	if (sigemptyset(&set) != 0)
+		return -1;
+	for (int i = 0; i < NPASSED; i++)
+		if (sigaddset(&set, passed_signals[i]) != 0)
+			return -1;
+	return sigprocmask(SIG_BLOCK, &set, old);
+}
+
+/* Puts back gt's handlers of the passed signals. */
+static void passing_end(Run *run)
+{
+	if (!run->passing)
+		return;
+	pass_to = 0;
+	for (int i = 0; i < NPASSED; i++)
+		if (sigaction(passed_signals[i], &run->saved[i], NULL) != 0)
+			errno = 0; /* cannot fail: the signal and the saved action are valid */
+	run->passing = 0;
+}
+
+/* Replaces gt's handlers of the passed signals by pass_on; returns 0 or -1 with errno set. */
+static int passing_begin(Run *run)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = pass_on;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	if (sigemptyset(&sa.sa_mask) != 0)
+		return -1;
+	for (int i = 0; i < NPASSED; i++) {
+		if (sigaction(passed_signals[i], &sa, &run->saved[i]) != 0) {
+			int err = errno;
+			for (int j = 0; j < i; j++)
+				if (sigaction(passed_signals[j], &run->saved[j], NULL) != 0)
+					errno = 0;
+			errno = err;
+			return -1;
+		}
+	}
+	run->passing = 1;
+	return 0;
 }
 
 static int reap(pid_t pid, int *status)
@@ -137,12 +226,14 @@ static void run_release(Run *run)
 	}
 	close_fd(&run->report_fd[0]);
 	close_fd(&run->report_fd[1]);
+	close_fd(&run->status_fd);
 	if (run->pid > 0) { /* an error ended the run early: leave nothing running, no zombie */
 		int status;
-		signal_group(run->pid, SIGKILL);
+		signal_child(run, SIGKILL);
 		reap(run->pid, &status);
 		run->pid = -1;
 	}
+	passing_end(run);
 }
 
 static int run_gc(lua_State *L)
@@ -170,18 +261,21 @@ static void buf_reserve(lua_State *L, Buf *b)
 /* ---------------------------------------------------------------------------------------- */
 /* Reading the options */
 
-static const char *const option_names[] = {"argv",   "cwd",    "env",        "clear_env", "stdin",
-					   "stdout", "stderr", "timeout_ms", NULL};
+static const char *const option_names[] = {"argv",       "cwd",     "env",    "clear_env",
+					   "stdin",      "stdout",  "stderr", "timeout_ms",
+					   "foreground", "started", NULL};
+static const char *const start_option_names[] = {"argv", "cwd",    "env", "clear_env",
+						 "log",  "status", NULL};
 
-static void check_option_names(lua_State *L)
+static void check_option_names(lua_State *L, const char *const *names)
 {
 	lua_pushnil(L);
 	while (lua_next(L, 1) != 0) {
 		int known = 0;
 		lua_pop(L, 1);
 		if (lua_type(L, -1) == LUA_TSTRING)
-			for (int i = 0; option_names[i] != NULL; i++)
-				known = known || strcmp(lua_tostring(L, -1), option_names[i]) == 0;
+			for (int i = 0; names[i] != NULL; i++)
+				known = known || strcmp(lua_tostring(L, -1), names[i]) == 0;
 		if (!known)
 			luaL_error(L, "unknown option '%s'", luaL_tolstring(L, -1, NULL));
 	}
@@ -367,24 +461,46 @@ static int read_output_mode(lua_State *L, const char *field, int *callback)
 	    type == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1));
 }
 
-/* Reads opts (at index 1) into spec, leaving on the stack what spec's pointers point into. */
-static void read_spec(lua_State *L, Spec *spec)
+/* An optional string option, anchored on the stack; NULL when absent. */
+static const char *opt_cstring(lua_State *L, const char *field)
+{
+	if (gt_optfield_string(L, 1, field, NULL) == NULL)
+		return NULL;
+	lua_getfield(L, 1, field);
+	return check_cstring(L, -1, field); /* anchored by this stack slot */
+}
+
+/* Reads what proc.run and proc.start share: argv, cwd, the environment and where to find the
+** program. Leaves on the stack what spec's pointers point into. */
+static void read_command(lua_State *L, Spec *spec, const char *const *names)
 {
 	const char *path;
 	memset(spec, 0, sizeof *spec);
 	luaL_checktype(L, 1, LUA_TTABLE);
-	check_option_names(L);
+	check_option_names(L, names);
 	spec->argv = read_argv(L);
-	if (gt_optfield_string(L, 1, "cwd", NULL) != NULL) {
-		lua_getfield(L, 1, "cwd");
-		spec->cwd = check_cstring(L, -1, "cwd"); /* anchored by this stack slot */
-	}
-	spec->timeout_ms = gt_optfield_integer(L, 1, "timeout_ms", LUA_MAXINTEGER);
-	luaL_argcheck(L, spec->timeout_ms > 0, 1, "timeout_ms must be > 0");
+	spec->cwd = opt_cstring(L, "cwd");
+	spec->timeout_ms = LUA_MAXINTEGER;
 	path = read_env(L);         /* [..., merged] */
 	spec->envp = env_vector(L); /* [..., merged, envp] */
 	push_candidates(L, spec->argv[0], path);
 	spec->paths = table_vector(L); /* [..., merged, envp, candidates, paths] */
+}
+
+/* Reads opts (at index 1) into spec, leaving on the stack what spec's pointers point into. */
+static void read_spec(lua_State *L, Spec *spec)
+{
+	read_command(L, spec, option_names);
+	spec->timeout_ms = gt_optfield_integer(L, 1, "timeout_ms", LUA_MAXINTEGER);
+	luaL_argcheck(L, spec->timeout_ms > 0, 1, "timeout_ms must be > 0");
+	spec->foreground = gt_optfield_boolean(L, 1, "foreground", 0);
+	switch (lua_getfield(L, 1, "started")) {
+	case LUA_TNIL: lua_pop(L, 1); break;
+	case LUA_TFUNCTION: spec->started = lua_gettop(L); break; /* stays on the stack */
+	default:
+		luaL_error(L, "bad option 'started' (function expected, got %s)",
+			   luaL_typename(L, -1));
+	}
 	switch (lua_getfield(L, 1, "stdin")) {
 	case LUA_TNIL: spec->mode[IN] = S_NULL; break;
 	case LUA_TSTRING:
@@ -413,13 +529,15 @@ static void child_fail(int fd, int step, int err)
 	_exit(127);
 }
 
+/* The child: a process group of its own unless the run is in the foreground (or the child of
+** a detached session's supervisor, which leads the group), then the program. */
 static void child_exec(const Run *run, const Spec *spec)
 {
 	int report = run->report_fd[1];
 	int err = ENOENT, denied = 0;
 	struct sigaction dfl;
 	sigset_t none;
-	if (setpgid(0, 0) != 0)
+	if (run->own_group && setpgid(0, 0) != 0)
 		child_fail(report, STEP_SETPGID, errno);
 	/* The program starts with default signal handling, whatever gt set up or blocked. */
 	memset(&dfl, 0, sizeof dfl);
@@ -582,7 +700,7 @@ struct ending {
 static void terminate(Run *run, struct ending *end, long long now)
 {
 	if (end->kill_at == 0) {
-		signal_group(run->pid, SIGTERM);
+		signal_child(run, SIGTERM);
 		end->kill_at = now + KILL_AFTER_MS;
 	}
 }
@@ -624,6 +742,9 @@ static int collect(lua_State *L, Run *run, const Spec *spec, struct ending *end,
 			pid_t r = waitpid(run->pid, &end->status, WNOHANG);
 			if (r == run->pid) {
 				run->pid = -1;
+				if (run->passing)
+					pass_to =
+					    0; /* its pid is free: nothing more is passed on */
 				return 0;
 			}
 			if (r < 0 && errno != EINTR) {
@@ -646,15 +767,17 @@ static int collect(lua_State *L, Run *run, const Spec *spec, struct ending *end,
 				return -1;
 			}
 			/* gt handles SIGINT and SIGTERM only (main.c), and raises "interrupted" once back
-			** in Lua: end the child first, so that nothing is left running. */
-			terminate(run, end, now);
+			** in Lua: end the child first, so that nothing is left running. In the
+			** foreground, signals are passed on to the child, which decides. */
+			if (!spec->foreground)
+				terminate(run, end, now);
 		}
 		if (end->term_at != 0 && now >= end->term_at && end->kill_at == 0) {
 			end->timed_out = 1;
 			terminate(run, end, now);
 		}
 		if (end->kill_at != 0 && !end->killed && now >= end->kill_at) {
-			signal_group(run->pid, SIGKILL);
+			signal_child(run, SIGKILL);
 			end->killed = 1;
 		}
 		for (int k = 0; ready > 0 && k < nfds; k++) {
@@ -714,6 +837,7 @@ static int spawn(lua_State *L, Run *run, const Spec *spec)
 	struct report rep;
 	struct ending end = {0, 0, 0, 0, 0};
 	const char *what = "";
+	sigset_t old_mask;
 	pid_t pid;
 	if (open_streams(run, spec) != 0)
 		return gt_pusherrno(L, errno, "pipe");
@@ -721,15 +845,36 @@ static int spawn(lua_State *L, Run *run, const Spec *spec)
 	** flush shows again at gt's next write. */
 	if ((spec->mode[OUT] == S_INHERIT || spec->mode[ERR] == S_INHERIT) && fflush(NULL) != 0)
 		errno = 0;
+	run->own_group = !spec->foreground;
+	/* Signals to pass on are blocked until the child's pid is known (the child unblocks them
+	** once its handlers are the defaults). */
+	if (spec->foreground) {
+		if (block_passed(&old_mask) != 0)
+			return gt_pusherrno(L, errno, "sigprocmask");
+		if (passing_begin(run) != 0) {
+			int err = errno;
+			if (sigprocmask(SIG_SETMASK, &old_mask, NULL) != 0)
+				errno = 0;
+			return gt_pusherrno(L, err, "sigaction");
+		}
+	}
 	pid = fork();
-	if (pid < 0)
-		return gt_pusherrno(L, errno, "fork");
 	if (pid == 0)
 		child_exec(run, spec);
-	run->pid = pid;
+	if (pid > 0)
+		run->pid = pid;
+	if (spec->foreground) {
+		int err = errno;
+		pass_to = pid > 0 ? pid : 0;
+		if (sigprocmask(SIG_SETMASK, &old_mask, NULL) != 0)
+			errno = 0;
+		errno = err;
+	}
+	if (pid < 0)
+		return gt_pusherrno(L, errno, "fork");
 	/* Also here, so the group exists before gt may signal it. EACCES: the child has exec'd,
 	** after doing it itself; ESRCH: it has died, and reports why. */
-	if (setpgid(pid, pid) != 0 && errno != EACCES && errno != ESRCH)
+	if (run->own_group && setpgid(pid, pid) != 0 && errno != EACCES && errno != ESRCH)
 		errno = 0;
 	for (int i = 0; i < 3; i++)
 		close_fd(&run->child_fd[i]);
@@ -740,6 +885,14 @@ static int spawn(lua_State *L, Run *run, const Spec *spec)
 		run->pid = -1;
 		return push_report(L, spec, &rep);
 	}
+	if (spec->started != 0) {
+		lua_pushvalue(L, spec->started);
+		lua_pushinteger(L, (lua_Integer)pid);
+		if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+			run_release(run); /* as an output callback's error: kill, reap, close */
+			lua_error(L);
+		}
+	}
 	/* A timeout beyond any real run is no timeout (and now + timeout must not overflow). */
 	if (spec->timeout_ms < LUA_MAXINTEGER / 2)
 		end.term_at = (long long)gt_monotonic_ms() + spec->timeout_ms;
@@ -749,14 +902,11 @@ static int spawn(lua_State *L, Run *run, const Spec *spec)
 	return 1;
 }
 
-/* proc.run(opts) -> {code, signal, ok, stdout, stderr, timed_out, pid} | nil, err, code */
-static int proc_run(lua_State *L)
+/* Pushes a clean run, to be closed: on any error (out of memory, an interrupt), __close kills,
+** reaps, frees. */
+static Run *new_run(lua_State *L)
 {
-	Spec spec;
-	Run *run;
-	int n;
-	read_spec(L, &spec);
-	run = (Run *)lua_newuserdatauv(L, sizeof *run, 0);
+	Run *run = (Run *)lua_newuserdatauv(L, sizeof *run, 0);
 	run->pid = -1; /* clean first, so __close and __gc always see a consistent object */
 	for (int i = 0; i < 3; i++) {
 		run->fd[i] = run->child_fd[i] = -1;
@@ -764,12 +914,189 @@ static int proc_run(lua_State *L)
 		run->buf[i].len = run->buf[i].cap = 0;
 	}
 	run->report_fd[0] = run->report_fd[1] = -1;
+	run->status_fd = -1;
+	run->own_group = 1;
+	run->passing = 0;
 	luaL_setmetatable(L, RUN_TYPE);
-	lua_toclose(
-	    L, -1); /* on any error (out of memory, an interrupt), __close kills, reaps, frees */
+	lua_toclose(L, -1);
+	return run;
+}
+
+/* proc.run(opts) -> {code, signal, ok, stdout, stderr, timed_out, pid} | nil, err, code */
+static int proc_run(lua_State *L)
+{
+	Spec spec;
+	Run *run;
+	int n;
+	read_spec(L, &spec);
+	run = new_run(L);
 	n = spawn(L, run, &spec);
 	run_release(
 	    run); /* here too, not only in __close: gt's interrupt hook may raise on that call */
+	return n;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Detached sessions */
+
+/* Closes every descriptor from `from` on, but `keep` (-1: none). Async-signal-safe. */
+static void close_from(int from, int keep)
+{
+	struct rlimit rl;
+	int max = 65536;
+	if (keep >= from) {
+		close_from(keep + 1, -1);
+		if (keep > from && close_range((unsigned)from, (unsigned)keep - 1, 0) != 0)
+			for (int fd = from; fd < keep; fd++)
+				close(fd);
+		return;
+	}
+	if (close_range((unsigned)from, ~0U, 0) == 0)
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)max)
+		max = (int)rl.rlim_cur;
+	for (int fd = from; fd < max; fd++)
+		close(fd);
+}
+
+/* Writes "<n>" to buf (at least 12 bytes); returns its length. Async-signal-safe. */
+static size_t format_int(char *buf, long n)
+{
+	char tmp[24];
+	size_t len = 0, i = 0;
+	int negative = n < 0;
+	unsigned long u = negative ? 0UL - (unsigned long)n : (unsigned long)n;
+	do {
+		tmp[i++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0 && i < sizeof tmp);
+	if (negative)
+		buf[len++] = '-';
+	while (i > 0)
+		buf[len++] = tmp[--i];
+	return len;
+}
+
+/* The supervisor of a detached session, forked from gt (so from here on only async-signal-safe
+** calls): leads a session and process group of its own, starts the program in it, and writes
+** "<own pid> <exit status, or 128 + the signal that killed it>" to the status file once the
+** program has ended. Every signal is blocked on entry. */
+static void supervise(const Run *run, const Spec *spec)
+{
+	int report = run->report_fd[1];
+	struct sigaction sa;
+	sigset_t none;
+	pid_t child;
+	int status, code;
+	char line[64];
+	size_t len;
+	if (setsid() < 0)
+		child_fail(report, STEP_SETSID, errno);
+	for (int i = 0; i < 3; i++) /* the sources are above 2 (above_std), so never equal i */
+		if (dup2(run->child_fd[i], i) < 0)
+			child_fail(report, STEP_DUP, errno);
+	/* Stopping the session signals its group: the supervisor outlives the program to record
+	** how it ended (SIGKILL ends both). Other signals take their default action (SIGCHLD's
+	** before the fork: ignored, it would reap the program before waitpid could). The program
+	** sets its own (child_exec). */
+	memset(&sa, 0, sizeof sa);
+	for (int sig = 1; sig < NSIG; sig++) {
+		sa.sa_handler = SIG_DFL;
+		for (int i = 0; i < NPASSED; i++)
+			if (sig == passed_signals[i])
+				sa.sa_handler = SIG_IGN;
+		if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, &sa, NULL) != 0)
+			errno = 0;
+	}
+	child = fork();
+	if (child < 0)
+		child_fail(report, STEP_FORK, errno);
+	if (child == 0)
+		child_exec(run, spec); /* run->own_group is 0: the program stays in this group */
+	close(report);
+	if (sigemptyset(&none) == 0 && sigprocmask(SIG_SETMASK, &none, NULL) != 0)
+		errno = 0;
+	if (chdir("/") != 0) /* holds no folder of gt's, nor one of the polecat's, in use */
+		errno = 0;
+	close_from(3, run->status_fd);
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			_exit(1);
+	code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	len = format_int(line, (long)getpid());
+	line[len++] = ' ';
+	len += format_int(line + len, code);
+	line[len++] = '\n';
+	if (run->status_fd >= 0 && write(run->status_fd, line, len) < 0)
+		_exit(1);
+	_exit(0);
+}
+
+/* Starts the supervisor; returns the number of results pushed. Whatever it leaves acquired,
+** the caller releases. */
+static int start(lua_State *L, Run *run, const Spec *spec, const char *log, const char *status)
+{
+	struct report rep;
+	sigset_t all, old;
+	pid_t pid;
+	int err;
+	run->own_group = 0; /* the program runs in its supervisor's group */
+	if ((run->child_fd[IN] = above_std(open("/dev/null", O_RDONLY | O_CLOEXEC))) < 0)
+		return gt_pusherrno(L, errno, "/dev/null");
+	run->child_fd[OUT] =
+	    above_std(open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0666));
+	if (run->child_fd[OUT] < 0)
+		return gt_pusherrno(L, errno, "%s", log);
+	if ((run->child_fd[ERR] = fcntl(run->child_fd[OUT], F_DUPFD_CLOEXEC, 3)) < 0)
+		return gt_pusherrno(L, errno, "%s", log);
+	if (status != NULL) {
+		run->status_fd = above_std(
+		    open(status, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0666));
+		if (run->status_fd < 0)
+			return gt_pusherrno(L, errno, "%s", status);
+	}
+	if (pipe_cloexec(run->report_fd) != 0)
+		return gt_pusherrno(L, errno, "pipe");
+	/* No handler of gt's may run in the supervisor: everything is blocked across the fork. */
+	if (sigfillset(&all) != 0 || sigprocmask(SIG_BLOCK, &all, &old) != 0)
+		return gt_pusherrno(L, errno, "sigprocmask");
+	pid = fork();
+	if (pid == 0)
+		supervise(run, spec);
+	err = errno;
+	if (sigprocmask(SIG_SETMASK, &old, NULL) != 0)
+		errno = 0;
+	if (pid < 0)
+		return gt_pusherrno(L, err, "fork");
+	for (int i = 0; i < 3; i++)
+		close_fd(&run->child_fd[i]);
+	close_fd(&run->status_fd);
+	close_fd(&run->report_fd[1]);
+	if (read_report(run, &rep) != 0) {
+		int st;
+		reap(pid, &st); /* the supervisor ends once the failed child has */
+		return push_report(L, spec, &rep);
+	}
+	lua_pushinteger(L, (lua_Integer)pid);
+	return 1;
+}
+
+/* proc.start(opts) -> pid | nil, err, code: starts opts.argv detached, under a supervisor whose
+** pid (its session and process group) is returned; see the header comment. */
+static int proc_start(lua_State *L)
+{
+	Spec spec;
+	Run *run;
+	const char *log, *status;
+	int n;
+	read_command(L, &spec, start_option_names);
+	log = opt_cstring(L, "log");
+	luaL_argcheck(L, log != NULL, 1, "'log' must be a path");
+	status = opt_cstring(L, "status");
+	run = new_run(L);
+	n = start(L, run, &spec, log, status);
+	run_release(run);
 	return n;
 }
 
@@ -800,6 +1127,7 @@ static int proc_which(lua_State *L)
 
 static const luaL_Reg funcs[] = {
     {"run", proc_run},
+    {"start", proc_start},
     {"which", proc_which},
     {NULL, NULL},
 };

@@ -4,6 +4,7 @@
 */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -54,17 +55,71 @@ static int sys_pid_alive(lua_State *L)
 	return 1;
 }
 
-/* sys.kill(pid, signal) -> true | nil, err, code: sends a signal (a number, as kill(2)). */
+/* sys.kill(pid, signal) -> true | nil, err, code: sends a signal (a number, as kill(2)) to a
+** process, or to process group -pid when pid is negative. */
 static int sys_kill(lua_State *L)
 {
 	lua_Integer pid = luaL_checkinteger(L, 1);
 	lua_Integer sig = luaL_checkinteger(L, 2);
-	/* pid_t is narrower: 2^32 - 1 would become -1, every process of the user. */
-	luaL_argcheck(L, pid > 0 && pid <= INT_MAX, 1, "not a process id");
+	/* pid_t is narrower: 2^32 - 1 would become -1, every process of the user; -1 itself and 0
+	** (gt's own group) are not asked for either. */
+	luaL_argcheck(L, (pid > 0 && pid <= INT_MAX) || (pid < -1 && pid >= -INT_MAX), 1,
+		      "not a process id (nor -pgid)");
 	luaL_argcheck(L, sig >= 0 && sig < 65, 2, "not a signal number");
 	if (kill((pid_t)pid, (int)sig) != 0)
 		return gt_pusherrno(L, errno, "kill %d", (int)pid);
 	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* sys.proc_start(pid) -> string | nil: the start time of process `pid` (field 22 of
+** /proc/<pid>/stat, clock ticks since boot), which a later process reusing the pid cannot
+** have; nil when there is no such process, or it has exited (a zombie). */
+static int sys_proc_start(lua_State *L)
+{
+	lua_Integer pid = luaL_checkinteger(L, 1);
+	char path[64], buf[2048];
+	const char *p;
+	ssize_t n;
+	int fd, field;
+	luaL_argcheck(L, pid > 0 && pid <= INT_MAX, 1, "not a process id");
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT || errno == ESRCH)
+			goto none;
+		return gt_pusherrno(L, errno, "%s", path);
+	}
+	while ((n = read(fd, buf, sizeof buf - 1)) < 0 && errno == EINTR)
+		;
+	if (n < 0) {
+		int err = errno;
+		close(fd);
+		if (err == ESRCH) /* it exited between the open and the read */
+			goto none;
+		return gt_pusherrno(L, err, "%s", path);
+	}
+	close(fd);
+	buf[n] = '\0';
+	/* "pid (comm) state ...": comm may hold spaces and parentheses, so fields are counted from
+	** the last ')'. Field 3 is the state; field 22 the start time. */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return gt_pushfail(L, "EINVALID", "%s: cannot parse", path);
+	p += 2;
+	if (*p == 'Z' || *p == 'X' || *p == 'x')
+		goto none;
+	for (field = 3; field < 22 && *p != '\0'; field++) {
+		p = strchr(p, ' ');
+		if (p == NULL)
+			return gt_pushfail(L, "EINVALID", "%s: cannot parse", path);
+		p++;
+	}
+	n = (ssize_t)strcspn(p, " \n");
+	if (n == 0)
+		return gt_pushfail(L, "EINVALID", "%s: cannot parse", path);
+	lua_pushlstring(L, p, (size_t)n);
+	return 1;
+none:
+	luaL_pushfail(L);
 	return 1;
 }
 
@@ -146,17 +201,10 @@ static int sys_term_width(lua_State *L)
 }
 
 static const luaL_Reg funcs[] = {
-    {"now_ms", sys_now_ms},
-    {"clock_ms", sys_clock_ms},
-    {"sleep_ms", sys_sleep_ms},
-    {"pid", sys_pid},
-    {"pid_alive", sys_pid_alive},
-    {"hostname", sys_hostname},
-    {"kill", sys_kill},
-    {"open_by", sys_open_by},
-    {"isatty", sys_isatty},
-    {"term_width", sys_term_width},
-    {NULL, NULL},
+    {"now_ms", sys_now_ms}, {"clock_ms", sys_clock_ms},     {"sleep_ms", sys_sleep_ms},
+    {"pid", sys_pid},       {"pid_alive", sys_pid_alive},   {"hostname", sys_hostname},
+    {"kill", sys_kill},     {"proc_start", sys_proc_start}, {"open_by", sys_open_by},
+    {"isatty", sys_isatty}, {"term_width", sys_term_width}, {NULL, NULL},
 };
 
 int luaopen_gt_sys(lua_State *L)

@@ -250,11 +250,15 @@ function witness.disagreements(fx)
   local folders = {}
   for _, n in ipairs(witness.ls(fx.rig .. "/polecats")) do folders[n] = true end
   for name, a in pairs(live) do
-    if a.state ~= "working" then say("%s is %s", name, a.state) end
+    -- An idle polecat (gt polecat done) keeps its worktree; its branch is gone once on origin.
+    if a.state ~= "working" and a.state ~= "idle" then say("%s is %s", name, a.state) end
     if not folders[name] then say("%s has no folder", name) end
     if not records[name] then say("%s has no worktree record", name) end
-    if not branches[a.branch] then say("%s has no branch %s", name, a.branch) end
-    folders[name], records[name], branches[a.branch] = nil, nil, nil
+    if (a.branch or a.state ~= "idle") and not branches[a.branch] then
+      say("%s has no branch %s", name, tostring(a.branch))
+    end
+    folders[name], records[name] = nil, nil
+    if a.branch then branches[a.branch] = nil end
   end
   for n in pairs(folders) do say("folder polecats/%s belongs to no live polecat", n) end
   for n in pairs(records) do say("worktree record %s belongs to no live polecat", n) end

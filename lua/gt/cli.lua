@@ -64,6 +64,9 @@ function cli.build(only)
       if o.default then opt:default(o.default) end
     end
     for _, f in ipairs(spec.flags or {}) do node:flag(f[1], f[2]) end
+    -- The words after the command are all arguments, options included: the command parses them
+    -- (gt polecat run NAME CMD -x: -x is CMD's, not gt's). Its options are listed for help.
+    if spec.raw then node:handle_options(false) end
     ::next_spec::
   end
 

@@ -12,6 +12,9 @@
 ---     run = function(cmd) ... end,  -- cmd.args (parsed), cmd.town, cmd.rig; returns exit status
 ---   })
 ---   gt.commands.override("polecat add", function(orig, cmd) ... return orig(cmd) end)
+---
+--- `raw = true`: argparse leaves the words after the command as they are, options included, in
+--- its one argument (args = "*"); the run function parses them (gt polecat run).
 local output = require("gt.output")
 
 local commands = {}

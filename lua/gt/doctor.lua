@@ -23,7 +23,6 @@ local lock = require("gt.lock")
 local sys = require("gt.sys")
 local errors = require("gt.errors")
 local layout = require("gt.layout")
-local branch = require("gt.branch")
 local store = require("gt.store")
 local trust = require("gt.trust")
 local usercode = require("gt.usercode")
@@ -32,6 +31,7 @@ local salvage = require("gt.salvage")
 local reap = require("gt.reap")
 local journal = require("gt.polecat.journal")
 local polecat = require("gt.polecat")
+local sweep = require("gt.sweep")
 
 local doctor = {}
 
@@ -113,14 +113,15 @@ local function check_default_branch(report, r)
 end
 
 --- Interrupted polecat commands. Returns the polecats with an operation running (their other
---- symptoms are its) and the trash folders those operations know of.
+--- symptoms are its).
 local function check_interrupted(report, r)
-  local busy, pending = {}, {}
+  local busy = {}
   for _, op in ipairs(store.ops_running(r.town:ledger())) do
     local rig_name, name = layout.split_id(op.agent)
     if rig_name == r.name then
       busy[name] = true
-      if op.data.trash then pending[op.data.trash:match("[^/]+$")] = true end
+      -- A reuse (keyed by the new name) holds the idle polecat's worktree too (gt.polecat.idle).
+      if op.kind == "reuse" and op.data.old then busy[op.data.old] = true end
       local lockname = layout.polecat_lock(name)
       local what = ("an interrupted %s (pid %d)"):format(op.kind, op.pid)
       if not running(layout.lock(r.root, lockname)) then -- a command at work is not doctor's
@@ -136,7 +137,7 @@ local function check_interrupted(report, r)
       end
     end
   end
-  return busy, pending
+  return busy
 end
 
 --- The commit HEAD of worktree record `admin` last pointed at, from its reflog (logs/HEAD), or
@@ -238,41 +239,31 @@ local function check_records(report, r, live, busy)
   end
 end
 
-local function check_branches(report, r, live)
+-- Branches and folders no polecat owns: found by gt.sweep, which gt polecat gc collects from.
+local function check_branches(report, r, owners)
   local repo = r:repo()
-  local owned = {}
-  for _, a in pairs(live) do if a.branch then owned[a.branch] = true end end
-  for _, op in ipairs(store.ops_running(r.town:ledger())) do
-    if op.data.branch then owned[op.data.branch] = true end
-  end
-  for _, ref in ipairs(errors.check_doing("listing branches", repo:refs("refs/heads/polecat/*"))) do
-    local b = ref.name:sub(#"refs/heads/" + 1)
-    local name = branch.parse(b)
-    if name and not owned[b] then
-      local message = ("branch %s belongs to no live polecat"):format(b)
-      report:error("stray-branch", message .. " (gt doctor --fix saves its commits and deletes it)", {
-        name = name, fix = function()
-          -- Made (or made again) by a git command after its polecat was removed: its commits
-          -- are kept in a salvage unless a remote has them all.
-          local _, unpushed = repo:commits_not_on(ref.oid, "refs/remotes/*", 1)
-          if unpushed ~= 0 then salvage.keep_commit(r, name, ref.oid) end
-          local deleted = repo:branch_delete(b, { expect = ref.oid }) == true
-          return deleted, deleted and message or nil
-        end })
-    end
+  for _, s in ipairs(sweep.stray_branches(r, owners)) do
+    local message = ("branch %s belongs to no live polecat"):format(s.branch)
+    report:error("stray-branch", message .. " (gt doctor --fix saves its commits and deletes it)", {
+      name = s.name, fix = function()
+        -- Made (or made again) by a git command after its polecat was removed: its commits
+        -- are kept in a salvage unless a remote has them all.
+        local _, unpushed = repo:commits_not_on(s.oid, "refs/remotes/*", 1)
+        if unpushed ~= 0 then salvage.keep_commit(r, s.name, s.oid) end
+        local deleted = repo:branch_delete(s.branch, { expect = s.oid }) == true
+        return deleted, deleted and message or nil
+      end })
   end
 end
 
-local function check_folders(report, r, live, pending)
-  local dir = layout.polecats(r.root)
-  for _, name in ipairs(fs.dir(dir) or {}) do
-    if layout.is_trash(name) then
-      if not pending[name] then
-        report:warn("stray-folder", ("%s/%s is what is left of a removal gt no longer knows of; " ..
-          "look at it, then delete it yourself"):format(dir, name), { name = name })
-      end
-    elseif not live[name] then
-      report:warn("stray-folder", ("%s/%s belongs to no live polecat"):format(dir, name), { name = name })
+local function check_folders(report, r, owners)
+  for _, s in ipairs(sweep.stray_folders(r, owners)) do
+    if s.trash then
+      report:warn("stray-folder", ("%s is what is left of a removal gt no longer knows of; " ..
+        "look at it, then delete it yourself"):format(s.path), { name = s.name })
+    else
+      report:warn("stray-folder", ("%s belongs to no live polecat (gt polecat gc deletes it when " ..
+        "nothing in it is unsaved)"):format(s.path), { name = s.name })
     end
   end
 end
@@ -280,11 +271,12 @@ end
 --- Checks rig `r` (an open gt.Rig) into `report`.
 function doctor.check_rig(report, r)
   check_default_branch(report, r)
-  local busy, pending = check_interrupted(report, r)
+  local busy = check_interrupted(report, r)
   local live = check_polecats(report, r, busy)
   check_records(report, r, live, busy)
-  check_branches(report, r, live)
-  check_folders(report, r, live, pending)
+  local owners = sweep.owners(r)
+  check_branches(report, r, owners)
+  check_folders(report, r, owners)
   check_git_locks(report, r)
 end
 

@@ -16,15 +16,22 @@ local fault = {}
 
 --- Every fault point, in the order a command meets them.
 fault.POINTS = {
-  -- gt polecat add: after the name is claimed, then after each spawn step has done its work
-  "add.claimed", "add.fetch", "add.branch", "add.folder", "add.worktree", "add.checkout",
+  -- gt polecat add: a name chosen from the pool (no name given) and claimed, before the
+  -- journal; after the name is claimed, then after each spawn step has done its work
+  "add.named", "add.claimed", "add.fetch", "add.branch", "add.folder", "add.worktree", "add.checkout",
   "add.repo_hooks", "add.working", "add.post_spawn",
   -- gt polecat remove: classified, saved, journaled; then gt.reap's steps; then marked removed
   "remove.classified", "remove.salvaged", "remove.journaled",
   "reap.move", "reap.delete", "reap.prune", "reap.branch",
   "remove.done",
+  -- gt polecat done: the idle transition journaled, then HEAD detached
+  "done.journaled", "done.detached",
+  -- gt polecat add reusing an idle polecat: journaled, branch made, worktree moved, checked out
+  "reuse.journaled", "reuse.branch", "reuse.moved", "reuse.checkout",
+  -- gt salvage restore: the files and index written, then the stashes stored
+  "restore.files", "restore.stashes",
   -- recovery of what a killed command left, before it finishes or rolls it back
-  "recover.add", "recover.remove",
+  "recover.add", "recover.remove", "recover.reuse",
   -- gt rig add: the folder made, then the clone done
   "rig_add.folder", "rig_add.clone",
 }

@@ -7,6 +7,7 @@
 ---   <town>/<rig>/.repo.git/        bare clone; origin's branches at refs/remotes/origin/*
 ---   <town>/<rig>/.gt/rig.lua       rig config
 ---   <town>/<rig>/.gt/locks/        polecat-<name>.lock, git.lock, fetch.lock
+---   <town>/<rig>/.gt/logs/         <name>.log (a detached session's output), <name>.exit
 ---   <town>/<rig>/polecats/<name>/<rig>/   a polecat's worktree
 ---   <town>/<rig>/polecats/.trash-<name>-<stamp>/  a removal under way (gt.reap)
 ---   <dir>/.gt/init.lua, <dir>/.gt/lua/   user code of a town or rig (gt.startup)
@@ -62,6 +63,15 @@ function layout.lock(rig_root, lockname) return rig_root .. "/.gt/locks/" .. loc
 --- The name of the lock every command on polecat `name` holds.
 function layout.polecat_lock(name) return "polecat-" .. name end
 
+--- The folder of the rig's session logs (gt.session): gt's files never sit beside a worktree.
+function layout.logs(rig_root) return rig_root .. "/.gt/logs" end
+
+--- The log of polecat `name`'s detached sessions (their stdout and stderr, appended).
+function layout.log(rig_root, name) return rig_root .. "/.gt/logs/" .. name .. ".log" end
+
+--- Where the supervisor of polecat `name`'s detached session writes "<pid> <exit status>".
+function layout.session_exit(rig_root, name) return rig_root .. "/.gt/logs/" .. name .. ".exit" end
+
 --- The folder that holds the rig's polecats.
 function layout.polecats(rig_root) return rig_root .. "/polecats" end
 
@@ -111,6 +121,11 @@ function layout.id(rig_name, name) return rig_name .. "/" .. name end
 --- The rig and polecat names of an id, or nil when `id` is not one.
 function layout.split_id(id)
   return id:match("^([^/]+)/(.+)$")
+end
+
+--- The folder of the salvages of rig `rig_name` (a ref prefix, without the trailing slash).
+function layout.salvages(rig_name)
+  return "refs/gt/salvage/" .. rig_name
 end
 
 --- The folder of the salvages of polecat `name` (a ref prefix, without the trailing slash).

@@ -20,9 +20,12 @@ local usercode = require("gt.usercode")
 local safety = require("gt.safety")
 local salvage = require("gt.salvage")
 local reap = require("gt.reap")
+local namepool = require("gt.namepool")
 local fault = require("gt.fault")
 local spawn = require("gt.polecat.spawn")
 local journal = require("gt.polecat.journal")
+local idle = require("gt.polecat.idle")
+local session = require("gt.session")
 
 local polecat = {}
 
@@ -43,19 +46,31 @@ function polecat.get(rig, name)
   return agent
 end
 
---- Spawns polecat `name` in `rig`. opts: issue (id), fetch (default: the rig's
---- fetch_on_spawn), start_ref (default: refs/remotes/origin/<default_branch>). Returns
---- { name, branch, path, issue, start }. Every failure rolls back what was done.
+--- Spawns polecat `name` in `rig` (nil: the next free name of the rig's pool, gt.namepool,
+--- claimed as it is chosen). opts: issue (id), fetch (default: the rig's
+--- fetch_on_spawn), start_ref (default: refs/remotes/origin/<default_branch>), fresh (never
+--- reuse an idle polecat's worktree; else one is reused when the rig's `reuse` option is on:
+--- gt.polecat.idle). Returns { name, branch, path, issue, start, reused }. Every failure rolls
+--- back what was done.
 function polecat.add(rig, name, opts)
   opts = opts or {}
-  names.check(name, "polecat name")
+  if name ~= nil then names.check(name, "polecat name") end
   if opts.issue then names.check(opts.issue, "issue id") end
   hooks.check_loaded()
   local db = rig.town:ledger()
-  local lk <close> = rig:lock(layout.polecat_lock(name), "gt polecat add " .. name)
+  local ctx
+  -- Without a name: chosen, locked and claimed at once; a failure before the journal frees it.
+  local claim <close> = name == nil and namepool.claim(rig, function(n)
+    ctx = spawn.context(rig, n, opts.issue, sys.now_ms())
+    return { id = ctx.id, rig = rig.name, name = n, branch = ctx.branch, worktree = ctx.path,
+      issue = opts.issue }
+  end, "gt polecat add") or nil
+  name = name or claim.name
+  if claim then fault.point("add.named") end
+  local lk <close> = not claim and rig:lock(layout.polecat_lock(name), "gt polecat add " .. name) or nil
   journal.recover(rig, name)
 
-  local ctx = spawn.context(rig, name, opts.issue, sys.now_ms())
+  ctx = ctx or spawn.context(rig, name, opts.issue, sys.now_ms())
   ctx.start_ref = opts.start_ref
   if opts.fetch == nil then ctx.fetch = rig:option("fetch_on_spawn") else ctx.fetch = opts.fetch end
 
@@ -64,7 +79,7 @@ function polecat.add(rig, name, opts)
       live.state, live.branch or "no branch")
   end
   local existing = store.agent_get(db, ctx.id)
-  if existing and store.LIVE[existing.state] then refuse_live(existing) end
+  if existing and store.LIVE[existing.state] and not claim then refuse_live(existing) end
   local repo = rig:repo()
   if fs.lstat(ctx.home) then
     errors.raise("failure", "%s exists but no live polecat %s does; move it away first", ctx.home, name)
@@ -77,7 +92,10 @@ function polecat.add(rig, name, opts)
     errors.raise("failure", "git already has a worktree named %s (at %s); remove it first", name,
       record.path)
   end
+  -- An idle polecat's worktree is reused when there is one (gt.polecat.idle): locked from here.
+  local reuse <close> = not opts.fresh and idle.candidate(rig, ctx) or nil
   local pre = spawn.hook_context(ctx)
+  pre.reused = reuse and reuse.name or nil
   local proposed = pre.start
   -- Named like a post_spawn error ("a: pre_spawn hook (file:line): ...").
   local pre_ok, pre_err = xpcall(hooks.run, errors.handler, "pre_spawn", pre)
@@ -88,16 +106,21 @@ function polecat.add(rig, name, opts)
   -- Left as it was, the start is the rig's default as the fetch leaves it (origin may have
   -- renamed its default branch, which the fetch follows).
   if pre.start ~= proposed then ctx.start_ref = pre.start end
+  if reuse then return idle.reuse(rig, ctx, reuse, { issue = opts.issue, claim = claim }) end
 
   local plan = spawn.step_names(polecat.spawn_steps)
   local op
   store.tx(db, function()
-    local claimed, live = store.agent_claim(db, { id = ctx.id, rig = rig.name, name = name,
-      branch = ctx.branch, worktree = ctx.path, issue = opts.issue })
+    local claimed, live = claim ~= nil, nil
+    if not claim then
+      claimed, live = store.agent_claim(db, { id = ctx.id, rig = rig.name, name = name,
+        branch = ctx.branch, worktree = ctx.path, issue = opts.issue })
+    end
     if not claimed then refuse_live(live) end
     op = store.op_begin(db, "add", ctx.id, plan, { branch = ctx.branch, home = ctx.home,
       path = ctx.path })
   end)
+  if claim then claim.journaled = true end
   fault.point("add.claimed")
 
   local done = {}
@@ -174,7 +197,18 @@ local function plan_remove(rig, list, locks, opts)
         errors.raise("failure", "polecat %s: the current directory is inside its worktree; cd out of %s first",
           name, home)
       end
-      plan[#plan + 1] = { name = name, agent = agent, home = home }
+      -- A running session (gt.session) could change the worktree under the removal: refused,
+      -- or with --force stopped first.
+      local running = session.current(rig, name)
+      if running and not opts.dry_run then
+        if not opts.force then
+          errors.raise("refused", "polecat %s has a session running (pid %d): stop it first (gt " ..
+            "polecat stop %s), or remove --force to stop it; nothing was removed", name, running.pid, name)
+        end
+        session.stop_session(rig, running, session.stop_timeout(rig))
+        running = nil
+      end
+      plan[#plan + 1] = { name = name, agent = agent, home = home, session = running }
     end
   end
   for _, entry in ipairs(plan) do
@@ -203,6 +237,12 @@ end
 --- Describes the steps a remove would take (what --dry-run prints).
 function polecat.describe_plan(rig, entry, opts)
   local steps = {}
+  if entry.session and not opts.force then
+    return { ("refuse: a session is running (pid %d); stop it first, or use --force"):format(entry.session.pid) }
+  elseif entry.session then
+    steps[1] = ("stop the session (pid %d): SIGTERM, then SIGKILL after %g s"):format(entry.session.pid,
+      session.stop_timeout(rig) / 1000)
+  end
   if not entry.report.safe and not opts.force then
     return { "refuse: it holds work that exists nowhere else (" ..
       table.concat(safety.describe(entry.report), "; ") .. ")" }
@@ -382,16 +422,28 @@ end
 
 --- Lists live polecats of `rig` (or of every rig of `town` when rig is nil), from the ledger
 --- and a stat of each worktree (no git status). Returns rows { rig, name, state, branch, issue,
---- path, created_at, updated_at, missing }.
+--- path, created_at, updated_at, missing, session (gt.session.info of its last session) };
+--- state is the effective one (a working polecat whose session ended is `stalled`).
 function polecat.list(town, rig)
   local rows = {}
+  local sessions = session.all_last(town, rig and rig.name or nil)
   for _, a in ipairs(store.agents(town:ledger(), rig and rig.name or nil, false)) do
-    rows[#rows + 1] = { rig = a.rig, name = a.name, state = a.state, branch = a.branch,
-      issue = a.issue, path = a.worktree, created_at = a.created_at, updated_at = a.updated_at,
-      missing = a.worktree == nil or fs.stat(a.worktree) == nil }
+    local info = session.info(sessions[a.id], a)
+    rows[#rows + 1] = { rig = a.rig, name = a.name, state = session.effective_state(a.state, info),
+      branch = a.branch, issue = a.issue, path = a.worktree, created_at = a.created_at,
+      updated_at = a.updated_at, missing = a.worktree == nil or fs.stat(a.worktree) == nil,
+      session = info }
   end
   return rows
 end
+
+--- Hands the work of polecat `name` of `rig` in (gt polecat done): pushed if opts.push, then
+--- idle, or removed with opts.remove; refuses (exit 3) while it holds unsaved work
+--- (gt.polecat.idle.done).
+function polecat.done(rig, name, opts) return idle.done(rig, name, opts, polecat) end
+
+--- Keeps opts.size idle polecats ready in `rig` (gt polecat pool; gt.polecat.idle.pool).
+function polecat.pool(rig, opts) return idle.pool(rig, opts, polecat) end
 
 --- Returns the history of polecat `name` of `rig`: its events, oldest first.
 function polecat.history(rig, name, limit)

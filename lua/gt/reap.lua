@@ -289,7 +289,7 @@ local function settle(rig, facts, proof, policy, persist, result)
   if #lines == 0 then return end
   if policy == "salvage" then
     local also = facts.salvage_commit and { { oid = facts.salvage_commit,
-      what = "an earlier salvage of this removal" } } or nil
+      what = salvage.LEGEND.earlier } } or nil
     local saved = salvage.write(rig, facts.name, facts.branch, { tree = proof.tree,
       index = proof.index_tree, strays = proof.strays, head = facts.head, tip = facts.tip,
       also = also, what = lines })

@@ -16,7 +16,8 @@ local trust = require("gt.trust")
 local rig = {}
 
 local CONFIG_COMMENT = "gt rig configuration. Options (defaults): fetch_on_spawn = true, fetch_ttl_ms = 10000,\n" ..
-  "lock_timeout_ms = 10000, keep_ignored = { \".env*\" } (ignored files remove --force saves)."
+  "lock_timeout_ms = 10000, keep_ignored = { \".env*\" } (ignored files remove --force saves),\n" ..
+  "reuse = true (polecat add takes an idle polecat's worktree when there is one)."
 
 --- Options a rig's .gt/rig.lua may set, with their defaults.
 rig.defaults = {
@@ -24,6 +25,7 @@ rig.defaults = {
   fetch_ttl_ms = 10000,   -- ...unless the last fetch is more recent than this
   lock_timeout_ms = 10000, -- how long a command waits for a busy lock
   keep_ignored = { ".env*" }, -- ignored files that remove --force saves (.gitignore patterns)
+  reuse = true,           -- polecat add takes an idle polecat's worktree when there is one
 }
 
 ---@class gt.Rig

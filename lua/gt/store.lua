@@ -304,6 +304,12 @@ function store.agent_set_state(db, id, state, event, data)
   store.event(db, id, event or state, data)
 end
 
+--- Records the branch agent `id` is on (nil: none, as for an idle polecat whose branch was
+--- deleted: gt.polecat.idle).
+function store.agent_set_branch(db, id, branch)
+  check(db:exec("UPDATE agents SET branch = ? WHERE id = ?", branch, id))
+end
+
 -- Operations (the journal of multi-step commands) ----------------------------------------
 
 --- Starts an operation: kind ("add", "remove", "rig_add"), key (the agent id; the rig name for
@@ -391,6 +397,25 @@ end
 function store.session_end(db, id, exit_status)
   check(db:exec("UPDATE sessions SET ended_at = ?, exit_status = ? WHERE id = ? AND ended_at IS NULL",
     sys.now_ms(), exit_status, id))
+end
+
+--- Records the exit status of session `id` as the gt that waited for it learnt it (a
+--- foreground run): it stands even where another process, finding the program gone first,
+--- recorded the end with an unknown status.
+function store.session_exit(db, id, exit_status)
+  check(db:exec("UPDATE sessions SET ended_at = COALESCE(ended_at, ?), exit_status = ? WHERE id = ?",
+    sys.now_ms(), exit_status, id))
+end
+
+--- The last session of each agent of rig `rig` (of every rig when nil), by agent id.
+function store.sessions_last(db, rig)
+  local map = {}
+  local sql = "SELECT s.* FROM sessions s WHERE s.id IN (SELECT MAX(id) FROM sessions GROUP BY agent)"
+  if rig then
+    sql = sql .. " AND s.agent IN (SELECT id FROM agents WHERE rig = ?)"
+  end
+  for row in db:rows(sql, rig and { rig } or {}) do map[row.agent] = session_row(row) end
+  return map
 end
 
 --- The last session of agent `id`, or nil.

@@ -6,6 +6,7 @@
 local helpers = require("helpers")
 local witness = require("witness")
 local fault = require("gt.fault")
+local luafile = require("gt.luafile")
 
 --- A shell command that, in the background, acts as an agent at work in polecat folder `home`:
 --- it goes into its worktree (or the folder, before the worktree is made) as soon as there is
@@ -60,10 +61,48 @@ local function polecat_with_work(fx)
   return { "changed by the user\n", "the user's own file\n" }
 end
 
+--- An idle polecat "a" (gt polecat done) into whose worktree the user then wrote a file.
+local function idle_with_work(fx)
+  assert.equal(0, (helpers.gt_rig(fx, { "polecat", "add", "a" })))
+  assert.equal(0, (helpers.gt_rig(fx, { "polecat", "done", "a" })))
+  helpers.write(fx.rig .. "/polecats/a/demo/mine.txt", "the user's own file\n")
+  return { "the user's own file\n" }
+end
+
 --- What each point's scenario runs: the command the fault hits, after what preparation.
 local function scenario(point)
-  if point:match("^add%.") then
+  if point == "add.named" then -- a nameless add, given the name a by the rig's pool
+    return { prepare = function(fx)
+      local config = assert(luafile.read(fx.rig .. "/.gt/rig.lua"))
+      config.names = { list = { "a" } }
+      assert(luafile.write(fx.rig .. "/.gt/rig.lua", config))
+      return {}
+    end, args = { "polecat", "add" } }
+  elseif point:match("^add%.") then
     return { prepare = function() return {} end, args = { "polecat", "add", "a" } }
+  elseif point:match("^restore%.") then -- gt salvage restore of a's salvage into a new a
+    local args = { "salvage", "restore" }
+    return { prepare = function(fx)
+      local contents = polecat_with_work(fx)
+      local code, out, err = helpers.gt_rig(fx, { "polecat", "remove", "--force", "a" })
+      assert.equal(0, code, err)
+      args[3] = out:match("saved to refs/gt/salvage/demo/(%S+)")
+      return contents
+    end, args = args }
+  elseif point:match("^done%.") then -- gt polecat done making a idle
+    return { prepare = function(fx)
+      assert.equal(0, (helpers.gt_rig(fx, { "polecat", "add", "a" })))
+      return {}
+    end, args = { "polecat", "done", "a" } }
+  elseif point:match("^reuse%.") then -- gt polecat add b taking a's idle worktree
+    return { prepare = idle_with_work, args = { "polecat", "add", "b" } }
+  elseif point == "recover.reuse" then -- a reuse killed after the move, finished from a's side
+    return { prepare = function(fx)
+      local contents = idle_with_work(fx)
+      local r = helpers.gt_fault(fx, "reuse.moved=kill", { "polecat", "add", "b" })
+      assert.equal(9, r.signal, r.stderr)
+      return contents
+    end, args = { "polecat", "remove", "--force", "a" } }
   elseif point == "recover.add" then
     return { prepare = function(fx)
       local r = helpers.gt_fault(fx, "add.checkout=kill", { "polecat", "add", "a" })
@@ -88,7 +127,8 @@ end
 local FOLDER_AT = {}
 for _, p in ipairs({ "add.folder", "add.worktree", "add.checkout", "add.repo_hooks", "add.working",
   "add.post_spawn", "remove.classified", "remove.salvaged", "remove.journaled", "reap.move",
-  "reap.delete", "recover.add" }) do
+  "reap.delete", "recover.add", "done.journaled", "done.detached", "reuse.journaled", "reuse.branch",
+  "reuse.moved", "reuse.checkout", "restore.files", "restore.stashes" }) do
   FOLDER_AT[p] = true
 end
 

@@ -97,8 +97,9 @@ describe("gt polecat add", function()
     local keys = {}
     for k in pairs(p) do keys[#keys + 1] = k end
     table.sort(keys)
-    assert.same({ "branch", "issue", "name", "path", "rig", "start" }, keys)
+    assert.same({ "branch", "issue", "name", "path", "reused", "rig", "start" }, keys)
     assert.equal(dkjson.null, p.issue)
+    assert.equal(dkjson.null, p.reused) -- no idle polecat's worktree was taken
     assert.equal("a", p.name)
     assert.equal("demo", p.rig)
     assert.equal(fx.rig .. "/polecats/a/demo", p.path)

@@ -6,7 +6,8 @@ local sys = require("gt.sys")
 local json = { null = require("dkjson").null }
 function json.decode(s) return require("dkjson").decode(s, 1, json.null) end
 
-local FIELDS = { "branch", "created_at", "issue", "missing", "name", "path", "rig", "state", "updated_at" }
+local FIELDS = { "branch", "created_at", "issue", "missing", "name", "path", "rig", "session", "state",
+  "updated_at" }
 
 local function keys(t)
   local list = {}
@@ -63,6 +64,8 @@ describe("gt polecat list", function()
         assert.same(FIELDS, keys(row))
         assert.equal("demo", row.rig)
         assert.equal("working", row.state)
+        assert.same({ state = "none", pid = json.null, exit_status = json.null, started_at = json.null,
+          ended_at = json.null }, row.session)
         assert.equal(fx.rig .. "/polecats/" .. row.name .. "/demo", row.path)
         assert.is_true(row.created_at >= t0 and row.created_at <= t1)
         assert.is_true(row.updated_at >= row.created_at and row.updated_at <= t1)
@@ -91,15 +94,15 @@ describe("gt polecat list", function()
       assert.equal(1, #json.decode(out))
     end)
 
-    it("prints a table for people, headed NAME STATE SINCE ISSUE BRANCH", function()
+    it("prints a table for people, headed NAME STATE SINCE SESSION ISSUE BRANCH", function()
       local code, out, err = list(fx)
       assert.equal(0, code, err)
       local lines = helpers.lines(out)
       assert.equal(4, #lines)
-      assert.matches("^NAME%s+STATE%s+SINCE%s+ISSUE%s+BRANCH$", lines[1])
-      assert.matches("^a%s+working%s+%d+[smhd]%s+GT%-7%s+polecat/a/GT%-7@[0-9a-z]+$", lines[2])
-      assert.matches("^b%s+working%s+%d+[smhd]%s+polecat/b%-[0-9a-z]+$", lines[3])
-      assert.matches("^gone%s+working %(missing%)%s+%d+[smhd]%s+polecat/gone%-[0-9a-z]+$", lines[4])
+      assert.matches("^NAME%s+STATE%s+SINCE%s+SESSION%s+ISSUE%s+BRANCH$", lines[1])
+      assert.matches("^a%s+working%s+%d+[smhd]%s+%-%s+GT%-7%s+polecat/a/GT%-7@[0-9a-z]+$", lines[2])
+      assert.matches("^b%s+working%s+%d+[smhd]%s+%-%s+polecat/b%-[0-9a-z]+$", lines[3])
+      assert.matches("^gone%s+working %(missing%)%s+%d+[smhd]%s+%-%s+polecat/gone%-[0-9a-z]+$", lines[4])
       -- Columns line up: each starts where its title does.
       local branch_col = lines[1]:find("BRANCH", 1, true)
       for i = 2, 4 do assert.equal(branch_col, lines[i]:find("polecat/", 1, true)) end
@@ -110,7 +113,7 @@ describe("gt polecat list", function()
       assert.equal(0, code)
       local lines = helpers.lines(out)
       assert.equal(5, #lines)
-      assert.matches("^RIG%s+NAME%s+STATE%s+SINCE%s+ISSUE%s+BRANCH$", lines[1])
+      assert.matches("^RIG%s+NAME%s+STATE%s+SINCE%s+SESSION%s+ISSUE%s+BRANCH$", lines[1])
       assert.matches("^demo%s+a%s", lines[2])
       assert.matches("^other%s+c%s+working%s", lines[5])
     end)

@@ -31,6 +31,9 @@ describe("gt.layout", function()
     assert.equal("/home/ana/gt/web/.repo.git/worktrees/fixer",
       layout.worktree_admin(layout.repo(RIG) .. "/", "fixer"))
     assert.equal(RIG .. "/polecats/.trash-fixer-1a2b", layout.trash(RIG, "fixer", "1a2b"))
+    assert.equal(RIG .. "/.gt/logs", layout.logs(RIG))
+    assert.equal(RIG .. "/.gt/logs/fixer.log", layout.log(RIG, "fixer"))
+    assert.equal(RIG .. "/.gt/logs/fixer.exit", layout.session_exit(RIG, "fixer"))
   end)
 
   it("places user code in a .gt folder, and names the hook file of a project", function()
@@ -42,6 +45,7 @@ describe("gt.layout", function()
 
   it("names the salvages of a polecat", function()
     assert.equal("refs/gt/salvage/web/fixer", layout.salvage_prefix("web", "fixer"))
+    assert.equal("refs/gt/salvage/web", layout.salvages("web"))
   end)
 
   describe("id and split_id", function()
@@ -118,8 +122,8 @@ return required, functions
 ]])
     assert.same({}, required)
     -- The functions exercised above are all there are.
-    assert.same({ "dotgt", "home", "id", "init_file", "is_trash", "ledger", "lock", "locks", "module_root",
-      "polecat_lock", "polecats", "removed_rig", "repo", "rig_add_lock", "rig_config", "rig_root", "salvage_prefix",
-      "split_id", "town_config", "town_locks", "trash", "trust_scope", "worktree", "worktree_admin" }, functions)
+    assert.same({ "dotgt", "home", "id", "init_file", "is_trash", "ledger", "lock", "locks", "log", "logs", "module_root",
+      "polecat_lock", "polecats", "removed_rig", "repo", "rig_add_lock", "rig_config", "rig_root", "salvage_prefix", "salvages",
+      "session_exit", "split_id", "town_config", "town_locks", "trash", "trust_scope", "worktree", "worktree_admin" }, functions)
   end)
 end)

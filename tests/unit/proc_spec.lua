@@ -338,6 +338,131 @@ describe("gt.proc", function()
     end)
   end)
 
+  describe("run in the foreground", function()
+    it("keeps the child in gt's process group and calls started with its pid", function()
+      local seen
+      local r = assert(proc.run({ argv = { "sh", "-c", "cut -d' ' -f5 /proc/$$/stat; echo $$" },
+        foreground = true, started = function(pid) seen = pid end }))
+      local pgrp, pid = r.stdout:match("^(%d+)\n(%d+)\n$")
+      local own = helpers.read("/proc/self/stat"):match("%) %a %d+ (%d+)")
+      assert.equal(own, pgrp)
+      assert.equal(r.pid, tonumber(pid))
+      assert.equal(r.pid, seen)
+    end)
+
+    it("kills and reaps the child when started raises", function()
+      local pid
+      local ok, err = pcall(proc.run, { argv = { "sleep", "30" }, foreground = true,
+        started = function(p) pid = p; error("no ledger") end })
+      assert.is_false(ok)
+      assert.matches("no ledger", err)
+      assert.is_false(running(pid))
+      assert.same({}, children())
+      assert.error_matches(function() proc.run({ argv = { "true" }, started = 1 }) end,
+        "bad option 'started' %(function expected, got number%)")
+    end)
+
+    it("passes SIGINT and SIGTERM sent to gt on to the child, which decides", function()
+      local script = dir .. "/foreground.lua"
+      helpers.write(script, [[
+        local r = require("gt.proc").run({ argv = { "sh", "-c",
+          "trap 'echo INT' INT; trap 'echo TERM; exit 7' TERM; echo ready; while :; do sleep 0.02; done" },
+          foreground = true, stdout = "inherit" })
+        io.stdout:write("code ", tostring(r.code), "\n")
+      ]])
+      local sent = 0
+      local gt_pid
+      local r = assert(proc.run({
+        argv = { gt.executable, "-l", script }, timeout_ms = 10000,
+        started = function(pid) gt_pid = pid end,
+        stdout = function(chunk)
+          if chunk:find("ready") then sent = 1; assert(sys.kill(gt_pid, 2)) end
+          if chunk:find("INT") and sent == 1 then sent = 2; assert(sys.kill(gt_pid, 15)) end
+        end,
+      }))
+      assert.equal(2, sent)
+      assert.equal(0, r.code, r.stderr) -- gt was not interrupted: the child ended, gt went on
+      assert.equal("", r.stderr)
+    end)
+  end)
+
+  describe("start", function()
+    -- In a child gt: the supervisors stay that process's children, not this one's.
+    it("runs the program detached: own session and group, /dev/null in, output appended to the log", function()
+      local pid, first, text, second = helpers.in_child([[
+        local proc, sys = require("gt.proc"), require("gt.sys")
+        local dir = ...
+        local function wait_status(path)
+          local deadline = sys.clock_ms() + 5000
+          while sys.clock_ms() < deadline do
+            local f = io.open(path)
+            local s = f and f:read("a")
+            if f then f:close() end
+            if s and s ~= "" then return s end
+            sys.sleep_ms(5)
+          end
+        end
+        local log, status = dir .. "/out.log", dir .. "/status"
+        local script = 'cut -d" " -f5,6 /proc/$$/stat; pwd; echo "$X"; cat; echo err >&2; exit 3'
+        local pid = assert(proc.start({ argv = { "sh", "-c", script }, cwd = dir, env = { X = "x" },
+          log = log, status = status }))
+        local first = wait_status(status)
+        assert(proc.start({ argv = { "sh", "-c", "echo again; kill -TERM $$" }, log = log, status = status }))
+        local second = wait_status(status)
+        local f = assert(io.open(log))
+        local text = f:read("a")
+        f:close()
+        return pid, first, text, second
+      ]], { dir })
+      assert.equal(("%d 3\n"):format(pid), first)
+      assert.equal(("%d %d\n%s\nx\nerr\n"):format(pid, pid, dir), text:match("^(.-)again\n$"))
+      assert.matches("^%d+ 143\n$", second)
+    end)
+
+    it("holds none of gt's descriptors, and ignores the signals that stop a session", function()
+      local fds, alive_after_term = helpers.in_child([[
+        local proc, sys = require("gt.proc"), require("gt.sys")
+        local dir = ...
+        local keep = assert(io.open(dir .. "/held", "w")) -- open in gt, not close-on-exec
+        local pid = assert(proc.start({ argv = { "sleep", "5" }, log = "/dev/null", status = dir .. "/st" }))
+        local fds = {}
+        for _, fd in ipairs(assert(require("gt.fs").dir("/proc/" .. pid .. "/fd"))) do
+          fds[#fds + 1] = tonumber(fd)
+        end
+        table.sort(fds)
+        assert(sys.kill(pid, 15)) -- the supervisor alone: ignored
+        sys.sleep_ms(50)
+        local alive = sys.proc_start(pid) ~= nil
+        assert(sys.kill(-pid, 9))
+        keep:close()
+        return fds, alive
+      ]], { dir })
+      -- /dev/null, the log twice, the status file.
+      assert.same({ 0, 1, 2 }, { table.unpack(fds, 1, 3) })
+      assert.equal(4, #fds)
+      assert.is_true(alive_after_term)
+    end)
+
+    it("fails as run does when the program cannot start, leaving nothing running", function()
+      local results = helpers.in_child([[
+        local proc = require("gt.proc")
+        local dir = ...
+        local function try(opts) return { proc.start(opts) } end
+        return {
+          try({ argv = { "nosuchprog-xyz" }, log = dir .. "/l" }),
+          try({ argv = { "pwd" }, cwd = dir .. "/missing", log = dir .. "/l" }),
+          try({ argv = { "pwd" }, log = dir .. "/missing/l" }),
+        }
+      ]], { dir })
+      assert.same({ nil, "nosuchprog-xyz: No such file or directory", "ENOTFOUND" }, results[1])
+      assert.same({ nil, dir .. "/missing: No such file or directory", "ENOTFOUND" }, results[2])
+      assert.same({ nil, dir .. "/missing/l: No such file or directory", "ENOTFOUND" }, results[3])
+      assert.error_matches(function() proc.start({ argv = { "ls" } }) end, "'log' must be a path")
+      assert.error_matches(function() proc.start({ argv = { "ls" }, log = "x", stdout = "inherit" }) end,
+        "unknown option 'stdout'")
+    end)
+  end)
+
   describe("which", function()
     it("finds an executable on PATH", function()
       local sh = assert(proc.which("sh"))

@@ -93,6 +93,59 @@ describe("gt.sys", function()
     assert.equal("stdin=true,123 stdout=true,123 stderr=true,123 ", r.stdout)
   end)
 
+  it("proc_start is field 22 of /proc/<pid>/stat, nil once the process has exited", function()
+    local stat = helpers.read("/proc/" .. sys.pid() .. "/stat"):match("%) (.*)$")
+    local fields = {}
+    for f in stat:gmatch("%S+") do fields[#fields + 1] = f end
+    assert.equal(fields[22 - 2], sys.proc_start(sys.pid()))
+    local r = assert(proc.run({ argv = { "true" } }))
+    assert.is_nil(sys.proc_start(r.pid)) -- exited and reaped
+    -- A zombie has exited too: a supervisor of proc.start that ended stays gt's child, unreaped.
+    local pid = helpers.in_child([[
+      local proc, sys = require("gt.proc"), require("gt.sys")
+      local pid = assert(proc.start({ argv = { "true" }, log = "/dev/null" }))
+      local deadline = sys.clock_ms() + 5000
+      while sys.proc_start(pid) and sys.clock_ms() < deadline do sys.sleep_ms(5) end
+      local f = io.open("/proc/" .. pid .. "/stat")
+      local state = f and f:read("a"):match("%) (%a)")
+      return sys.proc_start(pid) == nil, state
+    ]])
+    assert.is_true(pid)
+    assert.error_matches(function() sys.proc_start(0) end, "not a process id")
+    assert.error_matches(function() sys.proc_start(-5) end, "not a process id")
+  end)
+
+  it("kill signals a process group given as -pgid, and refuses -1 and 0", function()
+    local r = assert(proc.run({ argv = { "sh", "-c", "sleep 5 & kill -0 -$$ && echo group; wait" },
+      timeout_ms = 200 }))
+    assert.equal("group\n", r.stdout)
+    -- A group of its own (proc.run's child leads one): signalled whole, the sleeper too.
+    local gone = helpers.in_child([[
+      local proc, sys = require("gt.proc"), require("gt.sys")
+      local pid = assert(proc.start({ argv = { "sh", "-c", "sleep 5 & sleep 5" }, log = "/dev/null" }))
+      assert(sys.kill(-pid, 9))
+      local deadline = sys.clock_ms() + 5000
+      while sys.clock_ms() < deadline do
+        local left = 0
+        for _, name in ipairs(assert(require("gt.fs").dir("/proc"))) do
+          local f = name:match("^%d+$") and io.open("/proc/" .. name .. "/stat")
+          if f then
+            local st, pgrp = (f:read("a") or ""):match("%) (%a) %d+ (%d+)")
+            f:close()
+            if tonumber(pgrp) == pid and st ~= "Z" then left = left + 1 end
+          end
+        end
+        if left == 0 then return true end
+        sys.sleep_ms(10)
+      end
+      return false
+    ]])
+    assert.is_true(gone)
+    assert.error_matches(function() sys.kill(-1, 0) end, "not a process id")
+    assert.error_matches(function() sys.kill(0, 0) end, "not a process id")
+    assert.error_matches(function() sys.kill(-4294967295, 0) end, "not a process id")
+  end)
+
   it("isatty and term_width refuse unknown streams", function()
     assert.error_matches(function() sys.isatty("stdlog") end, "bad argument #1 to 'isatty' %(invalid option 'stdlog'%)")
     assert.error_matches(function() sys.term_width(1) end, "bad argument #1 to 'term_width'")

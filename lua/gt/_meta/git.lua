@@ -4,9 +4,9 @@
 --
 -- Operational failures return nil, "<context>: <libgit2 message>", CODE, CODE being one of
 -- "ENOTFOUND", "EEXISTS", "ELOCKED", "EUNBORN", "EINVALID", "ECONFLICT", "EAMBIGUOUS", "EBARE",
--- "ECHECKEDOUT", "ECHANGED" (branch_delete), "EOWNER" (a repository another user owns),
--- "ENOSPC" (the disk is full), "EINTR" (gt was interrupted) or "EGIT" (anything libgit2 has no
--- specific code for).
+-- "ECHECKEDOUT", "ECHANGED" (branch_delete), "EREJECTED", "EAUTH" (push), "EOWNER" (a
+-- repository another user owns), "ENOSPC" (the disk is full), "EINTR" (gt was interrupted) or
+-- "EGIT" (anything libgit2 has no specific code for).
 -- Misuse (wrong argument types, a closed repository) raises. Revisions (`spec`) are anything
 -- git_revparse accepts: "refs/remotes/origin/main", "HEAD", a hex id; they are peeled to commits.
 
@@ -86,6 +86,20 @@ function Repo:config(key) end
 ---@return string? code
 function Repo:fetch(remote, opts) end
 
+--- Pushes to `remote` with explicit refspecs ({"refs/heads/x:refs/heads/x"}); the
+--- remote-tracking refs its fetch refspecs map them to are updated. Local paths and file:// URLs
+--- need no credentials; an ssh URL is given the ssh-agent's keys ($SSH_AUTH_SOCK), once; https
+--- credentials (which git asks its credential helpers for) cannot be given: "EAUTH". A ref the
+--- remote refused, or a push that is not a fast-forward, is "EREJECTED" with the remote's
+--- reason. progress is called as objects are sent; an error it raises stops the push and is
+--- raised again.
+---@param refspecs string[]
+---@param opts? {progress: fun(stats: {current: integer, total: integer, bytes: integer})?}
+---@return true? ok
+---@return string? err
+---@return string? code
+function Repo:push(remote, refspecs, opts) end
+
 --- Creates local branch `name` at revision `start` (no upstream config); returns the commit id.
 --- "EEXISTS" when it exists, unless opts.force.
 ---@param opts? {force: boolean?}
@@ -133,6 +147,18 @@ function Repo:worktree_add(name, path, branch, opts) end
 ---@return string? err
 ---@return string? code
 function Repo:checkout_head(opts) end
+
+--- Makes the working tree and index those of commit `spec`, leaving HEAD as it is (then
+--- Repo:set_head). Safe unless force: only the files that differ between `baseline` (a tree or
+--- revision: what the working tree is known to hold; default HEAD's tree) and the target are
+--- written or removed, and a file that is not as the baseline has it where the target changes it
+--- is a conflict ("ECONFLICT": nothing is written). Untracked and ignored files stay, unless
+--- remove_untracked (ignored ones always stay). Returns how many files it wrote or removed.
+---@param opts? {baseline: string?, force: boolean?, remove_untracked: boolean?, disable_filters: boolean?}
+---@return integer? written
+---@return string? err
+---@return string? code
+function Repo:checkout_tree(spec, opts) end
 
 --- Lists the repository's worktrees. A record git cannot read (half-written by a killed
 --- command) is listed as { name, valid = false, broken = true }.
@@ -208,6 +234,22 @@ function Repo:ahead_behind(a, b) end
 ---@return string? code
 function Repo:stashes(branch) end
 
+--- Makes commit `commit` (one git stash made) stash@{0}, with `message` in refs/stash's reflog,
+--- as git stash store does; the stashes before it move down one.
+---@return true? ok
+---@return string? err
+---@return string? code
+function Repo:stash_store(commit, message) end
+
+--- Drops stash@{index} while it is commit `expect` ("ECHANGED" when it is another one,
+--- "ENOTFOUND" when there is none).
+---@param index integer
+---@param expect string
+---@return true? ok
+---@return string? err
+---@return string? code
+function Repo:stash_drop(index, expect) end
+
 --- Compares two trees (ids; `old` nil: the empty tree): the files that differ, with status
 --- "added", "deleted", "modified" or "typechange" (no rename detection; a gitlink is compared
 --- by the commit it names).
@@ -217,6 +259,31 @@ function Repo:stashes(branch) end
 ---@return string? err
 ---@return string? code
 function Repo:diff_trees(old, new) end
+
+--- Reads one commit (`time`: Unix seconds; `parents` in order).
+---@return {oid: string, tree: string, parents: string[], message: string, summary: string, author: string, email: string, time: integer}? commit
+---@return string? err
+---@return string? code
+function Repo:commit(spec) end
+
+--- Makes the index of the repository (a worktree's own) hold tree `spec` (a tree, or a
+--- commit's), and writes it; the working tree is not touched. Entries whose path, mode and
+--- object stay keep their stat data.
+---@return true? ok
+---@return string? err
+---@return string? code
+function Repo:index_read_tree(spec) end
+
+--- Writes the files of tree `spec` (a tree, or a commit's) into folder `dir` (made if missing),
+--- which need not be the repository's working tree: as a checkout writes them (modes, symbolic
+--- links, filters unless disable_filters), writing no index or HEAD and touching nothing the
+--- tree does not name. A file of the tree already in `dir` is a conflict ("ECONFLICT": nothing
+--- is written) unless force. Returns how many files it wrote.
+---@param opts? {force: boolean?, disable_filters: boolean?}
+---@return integer? written
+---@return string? err
+---@return string? code
+function Repo:checkout_to(spec, dir, opts) end
 
 --- Creates a commit object (no ref is updated). Without author, user.name/user.email are used,
 --- else "gt <gt@localhost>".
@@ -280,3 +347,16 @@ function Repo:symref(name) end
 ---@return string? err
 ---@return string? code
 function Repo:symref_set(name, target, message) end
+
+--- Points HEAD at branch `ref` ("refs/heads/x"); the working tree and index are not touched.
+---@return true? ok
+---@return string? err
+---@return string? code
+function Repo:set_head(ref) end
+
+--- Detaches HEAD at the commit `spec` names (default: HEAD's); the working tree and index are
+--- not touched. Returns the commit id.
+---@return string? oid
+---@return string? err
+---@return string? code
+function Repo:detach_head(spec) end

@@ -21,6 +21,12 @@ local proc = {}
 ---@field stdout? gt.proc.Output
 ---@field stderr? gt.proc.Output
 ---@field timeout_ms? integer Then SIGTERM to the process group, SIGKILL 1000 ms later.
+---@field foreground? boolean The program stays in gt's process group (it can read the terminal
+--- and gets the terminal's Ctrl-C itself, as a shell's foreground job); while it runs, SIGINT,
+--- SIGTERM, SIGHUP and SIGQUIT that other processes send gt are passed on to it instead of
+--- interrupting gt, so the program decides how it ends. A timeout signals the program alone.
+---@field started? fun(pid: integer) Called once the program runs (after its exec), with its pid;
+--- if it raises, the program gets SIGKILL, is reaped, and the error propagates.
 
 ---@class gt.proc.Result
 ---@field code integer? Exit status, or nil if a signal killed the program.
@@ -59,6 +65,41 @@ local proc = {}
 ---@return string? err Why it could not be started.
 ---@return string? code "ENOTFOUND", "EACCES", or another code from errno.
 function proc.run(opts) end
+
+--- Options of `proc.start`: argv, cwd, env and clear_env as for `proc.run`, and where the
+--- program's output and its exit status go.
+---@class gt.proc.StartOpts
+---@field argv string[] Program and arguments, at least one.
+---@field cwd? string Directory the program runs in.
+---@field env? table<string, string|false> Variables added or overridden; `false` removes one.
+---@field clear_env? boolean Starts from an empty environment instead of gt's.
+---@field log string File that stdout and stderr are appended to (created if missing).
+---@field status? string File (truncated at the start) that gets "<pid> <status>\n" when the
+--- program has ended: the supervisor's pid, and the exit status or 128 + the killing signal.
+
+--- Starts a program detached from gt and returns at once. A supervisor, forked from gt, makes
+--- a session and process group of its own (setsid), with stdin /dev/null and stdout and stderr
+--- appended to opts.log; it starts the program in that group and waits for it, then writes
+--- opts.status and exits. The pid returned is the supervisor's, which is also the session's
+--- and process group's id: `sys.kill(-pid, sig)` signals the program and all it started. The
+--- supervisor ignores SIGINT, SIGTERM, SIGHUP and SIGQUIT (so it can record how a signalled
+--- program ended) and holds no descriptor of gt's; SIGKILL ends it. It is gt's child until gt
+--- exits (a zombie once it ends, if gt is still running: `sys.proc_start` counts it gone).
+---
+--- When the program cannot be started, returns nil, a message and a code as `proc.run` does
+--- ("nosuchprog: No such file or directory", "<cwd>: ...", "<log>: ..." for a log that cannot
+--- be opened); nothing is left running then.
+---
+--- Raises on misuse as `proc.run`, and when opts.log is missing.
+---
+--- ```lua
+--- local pid, err, code = proc.start({ argv = { "make" }, cwd = dir, log = dir .. "/make.log" })
+--- ```
+---@param opts gt.proc.StartOpts
+---@return integer? pid The supervisor's pid (the session's and process group's id).
+---@return string? err Why the program could not be started.
+---@return string? code "ENOTFOUND", "EACCES", or another code from errno.
+function proc.start(opts) end
 
 --- Finds the executable file that `proc.run` would run for `name`: `name` itself if it holds a
 --- "/", else the first executable regular file `<dir>/<name>` for the absolute entries `dir` of

@@ -23,11 +23,20 @@ function sys.pid() end
 ---@return boolean
 function sys.pid_alive(pid) end
 
---- Sends signal `sig` (a number, as kill(2)) to process `pid`.
+--- Sends signal `sig` (a number, as kill(2)) to process `pid`, or to process group `-pid` when
+--- `pid` is negative (below -1: -1, every process, and 0, gt's own group, are refused).
 ---@return true? ok
 ---@return string? err
 ---@return string? code
 function sys.kill(pid, sig) end
+
+--- Returns the start time of process `pid` (field 22 of /proc/<pid>/stat: clock ticks after
+--- boot, as a string), which no later process reusing the pid has; nil when there is no such
+--- process or it has exited (a zombie).
+---@return string? start
+---@return string? err
+---@return string? code
+function sys.proc_start(pid) end
 
 --- Returns the id of a process of this machine that has the file at `path` open (seen through
 --- /proc), or nil when none has: a lock file nobody has open was left by a writer that died.

@@ -16,16 +16,27 @@ end
 -- that every object of a listing has the same keys.
 local null = require("dkjson").null
 
+--- A session's info (gt.session.info) as JSON: every key, null where it has no value.
+local function session_json(info)
+  return { state = info.state, pid = info.pid or null, exit_status = info.exit_status or null,
+    started_at = info.started_at or null, ended_at = info.ended_at or null }
+end
+
 return {
   {
     name = "polecat add",
     summary = "Spawn a polecat: a branch from origin's default branch and a worktree of its own.",
     description = "Create branch polecat/NAME-<base36 ms> (polecat/NAME/ID@<base36 ms> with " ..
       "--issue) from origin/<default branch>, after a fetch, with a worktree at " ..
-      "<rig>/polecats/NAME/<rig>, and record the polecat in the ledger. Any failure undoes it all.",
-    arguments = { { "name", "Name of the polecat." } },
-    options = { { "--issue", "Issue the polecat works on.", argname = "<id>" } },
-    flags = { { "--no-fetch", "Do not fetch origin first." }, { "--json", "Print JSON." } },
+      "<rig>/polecats/NAME/<rig>, and record the polecat in the ledger. Any failure undoes it all. " ..
+      "Without NAME, the next free name of the rig's pool (names in .gt/rig.lua: a theme or a list).",
+    arguments = { { "name", "Name of the polecat (default: the next free name of the rig's pool).", args = "?" } },
+    options = { { "--issue", "Issue the polecat works on.", argname = "<id>" },
+      { "--run", "Then start CMD detached in its worktree, as sh -c CMD (gt polecat run --detach).",
+        argname = "<cmd>" } },
+    flags = { { "--no-fetch", "Do not fetch origin first." },
+      { "--fresh", "Make a new worktree; never reuse an idle polecat's (rig option reuse)." },
+      { "--json", "Print JSON." } },
     needs = "rig",
     run = function(cmd)
       local polecat = lifecycle()
@@ -33,14 +44,29 @@ return {
       local fetch
       if cmd.args.no_fetch then fetch = false end
       local p = polecat.add(cmd.rig, cmd.args.name, { issue = cmd.args.issue,
-        fetch = fetch })
+        fetch = fetch, fresh = cmd.args.fresh })
+      -- --run: the polecat stays when its command cannot start (it was made); the error is said.
+      local started, start_err
+      if cmd.args.run then
+        local ok, res = xpcall(require("gt.session").start, errors.handler, cmd.rig, p.name,
+          { "sh", "-c", cmd.args.run })
+        if ok then started = res else start_err = res end
+      end
       if cmd.args.json then
         output.json({ name = p.name, rig = p.rig, branch = p.branch, path = p.path,
-          issue = p.issue or null, start = p.start })
+          issue = p.issue or null, start = p.start, reused = p.reused or null,
+          session = cmd.args.run and (started and { pid = started.pid, log = started.log } or null) or nil })
       else
         output.say("polecat %s spawned in rig %s", p.name, p.rig)
         output.say("  branch  %s", p.branch)
         output.say("  path    %s", p.path)
+        if p.reused then output.say("  reused  the worktree of idle polecat %s", p.reused) end
+        if started then output.say("  session pid %d, output to %s", started.pid, started.log) end
+      end
+      if start_err then
+        io.stderr:write("gt: polecat add: ", p.name, " was made, but its command did not start: ",
+          tostring(start_err), "\n")
+        return 1
       end
       return 0
     end,
@@ -56,16 +82,18 @@ return {
       local rows = polecat.list(cmd.town, rig)
       if rig then rig:close() end
       if cmd.args.json then
-        for _, r in ipairs(rows) do r.issue = r.issue or null end
+        for _, r in ipairs(rows) do r.issue = r.issue or null; r.session = session_json(r.session) end
       end
       local now = sys.now_ms()
+      local describe = require("gt.session").describe
       local columns = { { "name", "NAME" }, { "state", "STATE" }, { "age", "SINCE" },
-        { "issue", "ISSUE" }, { "branch", "BRANCH" } }
+        { "session", "SESSION" }, { "issue", "ISSUE" }, { "branch", "BRANCH" } }
       if cmd.args.all then table.insert(columns, 1, { "rig", "RIG" }) end
       output.listing(rows, { json = cmd.args.json, none = "no polecats", columns = columns,
         cells = function(r)
           return { rig = r.rig, name = r.name, state = r.missing and r.state .. " (missing)" or r.state,
-            branch = r.branch or "", issue = r.issue or "", age = output.age(now - r.updated_at) }
+            branch = r.branch or "", issue = r.issue or "", age = output.age(now - r.updated_at),
+            session = describe(r.session) }
         end })
       return 0
     end,
@@ -80,8 +108,11 @@ return {
       local polecat, safety = lifecycle()
       local agent = polecat.get(cmd.rig, cmd.args.name)
       local report = safety.classify(cmd.rig, agent)
+      local session = require("gt.session")
+      local info = session.info(session.last(cmd.rig, agent.name), agent)
+      local state = session.effective_state(agent.state, info)
       if cmd.args.json then
-        output.json({ rig = agent.rig, name = agent.name, state = agent.state, branch = agent.branch,
+        output.json({ rig = agent.rig, name = agent.name, state = state, branch = agent.branch,
           issue = agent.issue or null, path = agent.worktree, created_at = agent.created_at,
           updated_at = agent.updated_at, safe = report.safe, staged = json.array(report.staged),
           unstaged = json.array(report.unstaged), untracked = json.array(report.untracked),
@@ -91,13 +122,17 @@ return {
           savable = report.savable, unreadable = json.array(report.unreadable),
           nested = json.array(report.nested), submodules = json.array(report.submodules),
           strays = json.array(report.strays), ignored = { files = report.ignored.files,
-            bytes = report.ignored.bytes, kept = json.array(report.ignored.kept) } })
+            bytes = report.ignored.bytes, kept = json.array(report.ignored.kept) },
+          session = session_json(info) })
         return 0
       end
-      output.say("polecat %s/%s: %s", agent.rig, agent.name, agent.state)
+      output.say("polecat %s/%s: %s", agent.rig, agent.name, state)
       output.say("  branch  %s", agent.branch or "-")
       output.say("  path    %s%s", agent.worktree or "-", report.worktree_missing and " (missing)" or "")
       if agent.issue then output.say("  issue   %s", agent.issue) end
+      if info.command then
+        output.say("  session %s: %s", session.describe(info), table.concat(info.command, " "))
+      end
       if report.safe then
         output.say("  safe to remove: all its work exists elsewhere%s",
           report.absorbed and " (its commits are merged into origin)" or "")
@@ -121,16 +156,25 @@ return {
       "stashes on its branch, commits on no remote), nothing is removed and the command exits " ..
       "3, listing that work. --force first saves it under refs/gt/salvage/<rig>/<name>/<stamp> " ..
       "(a commit of the whole working tree plus the branch tip) and says how to get it back; " ..
-      "only --force --discard drops it.",
-    arguments = { { "names", "Polecats to remove.", args = "+" } },
+      "only --force --discard drops it. --all, --idle or --state S select the polecats instead of names.",
+    arguments = { { "names", "Polecats to remove.", args = "*" } },
+    options = { { "--state", "Select the live polecats in this state.", argname = "<state>" } },
     flags = { { "-f --force", "Save unsaved work under refs/gt/salvage/, then remove." },
       { "--discard", "With --force: drop unsaved work instead of saving it." },
       { "-n --dry-run", "Print what would be done; change nothing." },
+      { "--all", "Select every live polecat of the rig." },
+      { "--idle", "Select the idle polecats." },
       { "--json", "Print JSON." } },
     needs = "rig",
     run = function(cmd)
       local polecat, _, salvage = lifecycle()
-      local results = polecat.remove(cmd.rig, cmd.args.names, { force = cmd.args.force,
+      local names = require("gt.sweep").targets(cmd.rig, cmd.args.names, { all = cmd.args.all,
+        idle = cmd.args.idle, state = cmd.args.state })
+      if #names == 0 and not cmd.args.json then
+        output.say("no polecats to remove")
+        return 0
+      end
+      local results = polecat.remove(cmd.rig, names, { force = cmd.args.force,
         discard = cmd.args.discard, dry_run = cmd.args.dry_run })
       if cmd.args.json then
         local out = {}

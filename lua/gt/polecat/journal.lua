@@ -16,6 +16,7 @@ local salvage = require("gt.salvage")
 local reap = require("gt.reap")
 local fault = require("gt.fault")
 local spawn = require("gt.polecat.spawn")
+local idle = require("gt.polecat.idle")
 
 local journal = {}
 
@@ -140,10 +141,13 @@ local function recover_remove(rig, name, op)
 end
 
 --- Finishes what a killed command left on polecat `name` of `rig`: an add is rolled back (or
---- finished, see recover_add), a remove is carried to its end. The caller holds the polecat's
+--- finished, see recover_add), a remove is carried to its end, a reuse of an idle polecat's
+--- worktree (on either name) is finished or rolled back and an idle transition finished
+--- (gt.polecat.idle). The caller holds the polecat's
 --- lock, which the killed command held for all of its operation: so whatever host or pid the
 --- journal names, its operation is abandoned. opts: force, discard (as for remove). Returns
---- { add = "rolled_back"|"finished", remove = true, salvages = {...} } for what it did.
+--- { add = "rolled_back"|"finished", remove = true, reused = "rolled_back"|"finished",
+--- salvages = {...} } for what it did.
 function journal.recover(rig, name, opts)
   opts = opts or {}
   local recovered = { salvages = {} }
@@ -155,8 +159,20 @@ function journal.recover(rig, name, opts)
     elseif op.kind == "remove" then
       salvages = recover_remove(rig, name, op)
       recovered.remove = true
+    elseif op.kind == "reuse" then -- an add that took an idle polecat's worktree (gt.polecat.idle)
+      recovered.add = idle.recover_reuse(rig, op, name)
+    elseif op.kind == "idle" then
+      idle.recover_idle(rig, op)
+    elseif op.kind == "restore" then -- gt salvage restore (gt.salvage)
+      local gone
+      salvages, gone = salvage.recover_restore(rig, name, op)
+      if gone then recovered.add = "rolled_back" end
     end
     for _, s in ipairs(salvages or {}) do recovered.salvages[#recovered.salvages + 1] = s end
+  end
+  -- A reuse of this polecat's worktree by another name (its operation is keyed by that name).
+  for _, op in ipairs(idle.reusing(db, rig, name)) do
+    recovered.reused = idle.recover_reuse(rig, op, name)
   end
   return recovered
 end
