@@ -32,6 +32,7 @@ local reap = require("gt.reap")
 local journal = require("gt.polecat.journal")
 local polecat = require("gt.polecat")
 local sweep = require("gt.sweep")
+local session = require("gt.session")
 
 local doctor = {}
 
@@ -189,6 +190,33 @@ local function check_git_locks(report, r)
   end
 end
 
+--- Sessions recorded as running whose process is gone (killed, or the machine restarted), and
+--- working polecats whose last session ended without `gt polecat done` (stalled). Read without
+--- recording anything: only --fix records a dead session's end.
+local function check_sessions(report, r)
+  local db = r.town:ledger()
+  for _, s in ipairs(store.sessions_open(db)) do
+    local rig_name, name = layout.split_id(s.agent)
+    if rig_name == r.name and not session.alive(s) then
+      report:error("dead-session", ("its session (pid %d) is gone, its end not recorded (gt doctor " ..
+        "--fix records it)"):format(s.pid), { name = name, fix = function()
+          session.last(r, name) -- records the end of a session found gone
+          return store.session_last(db, s.agent).ended_at ~= nil,
+            ("its session (pid %d) was gone: its end is recorded"):format(s.pid)
+        end })
+    end
+  end
+  for _, a in ipairs(store.agents(db, r.name, false)) do
+    local s = a.state == "working" and store.session_last(db, a.id)
+    local info = s and session.info(s, a)
+    if info and info.state ~= "none" and not session.alive(s) then
+      report:warn("stalled", ("its session ended (%s) and its work was not handed in: gt polecat " ..
+        "done, run or remove %s"):format(s.ended_at and session.describe(info) or "gone", a.name),
+        { name = a.name })
+    end
+  end
+end
+
 local function check_polecats(report, r, busy)
   local live = {}
   for _, a in ipairs(store.agents(r.town:ledger(), r.name, false)) do
@@ -278,6 +306,7 @@ function doctor.check_rig(report, r)
   check_branches(report, r, owners)
   check_folders(report, r, owners)
   check_git_locks(report, r)
+  check_sessions(report, r)
 end
 
 -- The checks of a town -----------------------------------------------------------------------

@@ -91,4 +91,23 @@ describe("gt doctor reconciles", function()
     assert.is_false(helpers.exists(stale))
     assert.is_true(helpers.exists(fresh))
   end)
+
+  it("a session killed from outside: --fix records its end; the polecat is reported stalled", function()
+    local sys = require("gt.sys")
+    local code, _, err = gt_rig(fx, { "polecat", "add", "a", "--no-fetch" })
+    assert.equal(0, code, err)
+    local out
+    code, out, err = gt_rig(fx, { "polecat", "run", "a", "--detach", "--", "sh", "-c", "while :; do sleep 0.05; done" })
+    assert.equal(0, code, err)
+    local pid = assert(math.tointeger(tonumber(out:match("^(%d+)\n$"))), out)
+    assert(sys.kill(-pid, 9))
+    local deadline = sys.now_ms() + 10000
+    while sys.proc_start(pid) and sys.now_ms() < deadline do sys.sleep_ms(20) end
+    assert.same({ "dead-session", "stalled" }, kinds((problems(fx))))
+    -- Without --fix nothing was recorded: it is still reported.
+    assert.same({ "dead-session", "stalled" }, kinds((problems(fx))))
+    local list = problems(fx, "--fix")
+    assert.same({ "dead-session (fixed)", "stalled" }, kinds(list))
+    assert.same({ "stalled" }, kinds((problems(fx))))
+  end)
 end)
