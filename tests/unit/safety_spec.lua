@@ -128,6 +128,7 @@ describe("gt.safety", function()
     end)
 
     it("sees an edit hidden by an assume-unchanged flag", function()
+      local original = helpers.read(wt .. "/a.txt")
       git(wt, "update-index", "--assume-unchanged", "a.txt")
       helpers.write(wt .. "/a.txt", "hidden edit\n")
       assert.equal("", git(wt, "status", "--porcelain")) -- git itself does not show it
@@ -135,6 +136,9 @@ describe("gt.safety", function()
       assert.is_false(r.safe)
       assert.same({ "a.txt" }, r.unstaged)
       git(wt, "update-index", "--no-assume-unchanged", "a.txt")
+      -- Put back by hand: the edit has the original's size, and within the index's timestamp
+      -- git's reset --hard in before_each could take it for unchanged.
+      helpers.write(wt .. "/a.txt", original)
     end)
 
     it("lists each untracked file, the first five in the description", function()
