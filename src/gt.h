@@ -22,7 +22,7 @@ int luaopen_gt_snapshot(lua_State *L);
 int luaopen_gt_sys(lua_State *L);
 int luaopen_gt_git(lua_State *L);
 
-/* The built-in Lua, generated from lua/ by cmake/embed_lua.cmake. */
+/* The built-in Lua, compiled from lua/ to bytecode (`source`) by cmake/embed_lua.c. */
 struct gt_module {
 	const char *name;      /* "gt.commands.rig" */
 	const char *chunkname; /* "@gt/commands/rig.lua" */

@@ -33,7 +33,8 @@ static const struct gt_module *find_builtin(const char *name)
 	return NULL;
 }
 
-/* package.searchers entry for gt's own Lua modules. Built-ins are loaded in text mode only. */
+/* package.searchers entry for gt's own Lua modules. Built-ins are compiled in as bytecode
+** (cmake/embed_lua.c) and loaded in binary mode only; files under GT_RUNTIME in text mode only. */
 static int searcher_builtin(lua_State *L)
 {
 	const char *name = luaL_checkstring(L, 1);
@@ -63,7 +64,7 @@ static int searcher_builtin(lua_State *L)
 		lua_pushfstring(L, "no built-in module '%s'", name);
 		return 1;
 	}
-	if (luaL_loadbufferx(L, (const char *)m->source, m->len, m->chunkname, "t") != LUA_OK)
+	if (luaL_loadbufferx(L, (const char *)m->source, m->len, m->chunkname, "b") != LUA_OK)
 		return luaL_error(L, "error loading built-in module '%s':\n\t%s", name,
 				  lua_tostring(L, -1));
 	lua_pushstring(L, m->chunkname + 1);

@@ -119,9 +119,33 @@ local function command_word(argv)
   return nil
 end
 
+-- gt's own options that neither print help nor need a command's parser.
+local PLAIN_OPTIONS = { ["--version"] = true, ["-v"] = true, ["--verbose"] = true,
+  ["--clean"] = true }
+
+--- True when `argv` is `--version` with only gt's plain options (no command, no help): the
+--- parser then needs no command, and building them all is most of the run's time.
+local function version_only(argv)
+  local version = false
+  local i = 1
+  while i <= #argv do
+    local a = argv[i]
+    if (a == "--town" or a == "--rig") and argv[i + 1] then
+      i = i + 2
+    elseif PLAIN_OPTIONS[a] or a:match("^%-%-town=") or a:match("^%-%-rig=") then
+      version = version or a == "--version"
+      i = i + 1
+    else
+      return false
+    end
+  end
+  return version
+end
+
 --- Parses `argv` and runs the command. Returns the exit status; raises gt errors.
 function cli.run(argv)
-  local parser, nodes = cli.build(command_word(argv))
+  -- "" names no command: a parser of gt's own options, help and completion only.
+  local parser, nodes = cli.build(version_only(argv) and "" or command_word(argv))
   if #argv == 0 then
     io.stderr:write(parser:get_help(), "\n")
     return errors.exit.usage

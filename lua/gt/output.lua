@@ -95,7 +95,8 @@ function output.table(columns, rows)
       parts[i] = line[i] .. string.rep(" ", widths[i] - w)
     end
     parts[ncol] = line[ncol]
-    return (table.concat(parts, "  "):gsub("%s+$", ""))
+    -- Trailing blanks cut from the last non-blank: gsub("%s+$") is quadratic on padded lines.
+    return table.concat(parts, "  "):match("^.*%S") or ""
   end
   local lines = { output.color("bold", render(titles)) }
   for r = 1, #cells do lines[r + 1] = render(cells[r]) end

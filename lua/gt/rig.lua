@@ -369,8 +369,7 @@ end
 --- Lists the town's rigs with their live polecat counts.
 function rig.list(town)
   local db = town:ledger()
-  local counts = {}
-  for _, a in ipairs(store.agents(db, nil, false)) do counts[a.rig] = (counts[a.rig] or 0) + 1 end
+  local counts = store.agent_counts(db)
   local list = {}
   for _, row in ipairs(store.rigs(db)) do
     list[#list + 1] = { name = row.name, url = row.url, default_branch = row.default_branch,

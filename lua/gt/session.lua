@@ -77,8 +77,9 @@ end
 --- polecat of the name when `agent` (its ledger row) is given: one that started before the
 --- polecat's branch was made (the branch name holds that time, gt.branch).
 function session.info(s, agent)
-  local spawned = agent and select(3, branch.parse(agent.branch))
-  if s and s.ended_at and spawned and s.started_at < spawned then s = nil end
+  -- The branch is parsed only for an ended session (gt polecat list calls this for every row).
+  local spawned = s and s.ended_at and agent and select(3, branch.parse(agent.branch))
+  if spawned and s.started_at < spawned then s = nil end
   if not s then return { state = "none" } end
   local state = "running"
   if s.ended_at then state = s.exit_status and "exited" or "gone" end

@@ -254,6 +254,16 @@ function store.agents(db, rig, all_states)
   return list
 end
 
+--- Counts the live agents of each rig: { [rig] = n } (rigs without any are absent).
+function store.agent_counts(db)
+  local counts = {}
+  for row in db:rows([[SELECT rig, COUNT(*) AS n FROM agents
+    WHERE state NOT IN ('removed', 'failed') GROUP BY rig]], {}) do
+    counts[row.rig] = row.n
+  end
+  return counts
+end
+
 --- Appends an event to the history of agent `id`.
 function store.event(db, id, kind, data)
   check(db:exec("INSERT INTO events (at, agent, kind, data) VALUES (?, ?, ?, ?)",

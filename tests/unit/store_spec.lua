@@ -331,6 +331,8 @@ describe("gt.store", function()
         assert.same({ "demo/a", "demo/broken", "demo/c", "demo/gone", "other/x", "zrig/b" },
           names_of(store.agents(db, nil, true)))
         assert.same({}, store.agents(db, "nope", true))
+        -- The same live agents, counted by rig (gt rig list).
+        assert.same({ demo = 2, other = 1, zrig = 1 }, store.agent_counts(db))
         local listed = store.agents(db, "other")[1]
         assert.same({}, listed.meta)
         assert.equal("spawning", listed.state)
