@@ -13,10 +13,16 @@
 ** returned (see "libgit2 callbacks" below).
 */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <git2.h>
 
@@ -1971,6 +1977,392 @@ static int r_checkout_to(lua_State *L)
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Repository methods: writing a tree into a new working tree, in parallel */
+
+/* One file, symlink or gitlink of the tree: its path (relative to the working tree), mode and
+** object, and the stat data of what was written (filled by the worker that wrote it). */
+typedef struct {
+	char *path;
+	git_filemode_t mode;
+	git_oid id;
+	struct stat st;
+} FreshEntry;
+
+/* The shared state of one write: entries[next...] are still to be written. Workers take
+** entries by an atomic counter, write only their own entry's st, and keep the first error. */
+typedef struct {
+	const char *gitdir;  /* the common dir, opened by each worker: handles are not shared */
+	const char *workdir; /* ends with '/' */
+	FreshEntry *entries;
+	size_t count;
+	atomic_size_t next;
+	atomic_int stop;
+	pthread_mutex_t lock; /* guards the error below */
+	int failed;           /* 0, or 1 for a libgit2 error, 2 for errno */
+	int error;            /* libgit2 error code or errno */
+	int klass;            /* libgit2 error class */
+	char *message;        /* libgit2 message */
+	char *where;          /* the path concerned */
+} FreshWrite;
+
+typedef struct {
+	FreshEntry *list;
+	size_t count, cap;
+	char **dirs;
+	size_t ndirs, dcap;
+} FreshWalk;
+
+/* Keeps the first error of any worker; later ones are dropped. kind 1: libgit2 (error and
+** git_error_last()), 2: errno `error`. */
+static void fresh_fail(FreshWrite *fw, int kind, int error, const char *where)
+{
+	const git_error *e = kind == 1 ? git_error_last() : NULL;
+	atomic_store(&fw->stop, 1);
+	pthread_mutex_lock(&fw->lock);
+	if (!fw->failed) {
+		fw->failed = kind;
+		fw->error = error;
+		fw->klass = e ? e->klass : GIT_ERROR_NONE;
+		fw->message = e && e->message ? strdup(e->message) : NULL;
+		fw->where = where ? strdup(where) : NULL;
+	}
+	pthread_mutex_unlock(&fw->lock);
+}
+
+/* Writes all of `buf` to fd; 0 or -1 with errno. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR && !gt_interrupted)
+			continue;
+		if (n < 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Writes one entry below workdir (its folder exists); 0, or -1 with the error kept in fw. */
+static int fresh_write_one(FreshWrite *fw, git_odb *odb, FreshEntry *e, char *full, size_t cap)
+{
+	git_odb_object *obj = NULL;
+	const char *data;
+	size_t len;
+	int error, fd, rc = 0;
+	if ((size_t)snprintf(full, cap, "%s%s", fw->workdir, e->path) >= cap) {
+		fresh_fail(fw, 2, ENAMETOOLONG, e->path);
+		return -1;
+	}
+	if (e->mode == GIT_FILEMODE_COMMIT) { /* a submodule: an empty folder, as git leaves it */
+		if (mkdir(full, 0777) < 0 || lstat(full, &e->st) < 0) {
+			fresh_fail(fw, 2, errno, full);
+			return -1;
+		}
+		return 0;
+	}
+	error = git_odb_read(&obj, odb, &e->id);
+	if (error == 0 && git_odb_object_type(obj) != GIT_OBJECT_BLOB) {
+		git_error_set_str(GIT_ERROR_OBJECT, "the object of a file is not a blob");
+		error = GIT_EINVALID;
+	}
+	if (error < 0) {
+		git_odb_object_free(obj);
+		fresh_fail(fw, 1, error, e->path);
+		return -1;
+	}
+	data = (const char *)git_odb_object_data(obj);
+	len = git_odb_object_size(obj);
+	if (e->mode == GIT_FILEMODE_LINK) {
+		char *target = malloc(len + 1);
+		if (target == NULL) {
+			rc = ENOMEM;
+		} else {
+			memcpy(target, data, len);
+			target[len] = '\0';
+			if (symlink(target, full) < 0 || lstat(full, &e->st) < 0)
+				rc = errno;
+			free(target);
+		}
+	} else {
+		/* O_EXCL: nothing already there is ever overwritten. */
+		fd = open(full, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			  e->mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0777 : 0666);
+		if (fd < 0) {
+			rc = errno;
+		} else {
+			if (write_all(fd, data, len) < 0 || fstat(fd, &e->st) < 0)
+				rc = errno;
+			if (close(fd) < 0 && rc == 0)
+				rc = errno;
+		}
+	}
+	git_odb_object_free(obj);
+	if (rc != 0) {
+		fresh_fail(fw, 2, rc, full);
+		return -1;
+	}
+	return 0;
+}
+
+static void *fresh_worker(void *arg)
+{
+	FreshWrite *fw = (FreshWrite *)arg;
+	git_repository *repo = NULL;
+	git_odb *odb = NULL;
+	size_t cap = strlen(fw->workdir) + 4096;
+	char *full = malloc(cap);
+	int error;
+	if (full == NULL) {
+		fresh_fail(fw, 2, ENOMEM, NULL);
+		return NULL;
+	}
+	error = git_repository_open_bare(&repo, fw->gitdir);
+	if (error == 0)
+		error = git_repository_odb(&odb, repo);
+	if (error < 0)
+		fresh_fail(fw, 1, error, fw->gitdir);
+	while (error == 0 && !atomic_load(&fw->stop)) {
+		size_t i = atomic_fetch_add(&fw->next, 1);
+		if (i >= fw->count)
+			break;
+		if (gt_interrupted) {
+			fresh_fail(fw, 2, EINTR, NULL);
+			break;
+		}
+		if (fresh_write_one(fw, odb, &fw->entries[i], full, cap) < 0)
+			break;
+	}
+	git_odb_free(odb);
+	git_repository_free(repo);
+	free(full);
+	return NULL;
+}
+
+/* A tree entry's name git refuses to check out: ".", "..", ".git" (any case) or one with '/'. */
+static int fresh_bad_name(const char *name)
+{
+	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strcasecmp(name, ".git") == 0 ||
+	       strchr(name, '/') != NULL || name[0] == '\0';
+}
+
+/* git_tree_walk callback: collects folders and entries (C data only). */
+static int on_fresh_entry(const char *root, const git_tree_entry *entry, void *payload)
+{
+	FreshWalk *w = (FreshWalk *)payload;
+	const char *name = git_tree_entry_name(entry);
+	git_filemode_t mode = git_tree_entry_filemode(entry);
+	size_t len = strlen(root) + strlen(name) + 1;
+	char *path;
+	if (fresh_bad_name(name)) {
+		char msg[512];
+		snprintf(msg, sizeof msg, "%s%s: a path git does not check out", root, name);
+		git_error_set_str(GIT_ERROR_TREE, msg);
+		return GIT_EINVALID;
+	}
+	path = malloc(len);
+	if (path == NULL) {
+		git_error_set_oom();
+		return -1;
+	}
+	snprintf(path, len, "%s%s", root, name);
+	if (mode == GIT_FILEMODE_TREE) {
+		if (w->ndirs == w->dcap) {
+			size_t cap = w->dcap ? w->dcap * 2 : 64;
+			char **d = realloc(w->dirs, cap * sizeof *d);
+			if (d == NULL)
+				goto oom;
+			w->dirs = d;
+			w->dcap = cap;
+		}
+		w->dirs[w->ndirs++] = path;
+		return 0;
+	}
+	if (w->count == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 256;
+		FreshEntry *l = realloc(w->list, cap * sizeof *l);
+		if (l == NULL)
+			goto oom;
+		w->list = l;
+		w->cap = cap;
+	}
+	memset(&w->list[w->count], 0, sizeof w->list[w->count]);
+	w->list[w->count].path = path;
+	w->list[w->count].mode = mode;
+	git_oid_cpy(&w->list[w->count].id, git_tree_entry_id(entry));
+	w->count++;
+	return 0;
+oom:
+	free(path);
+	git_error_set_oom();
+	return -1;
+}
+
+static void fresh_walk_free(FreshWalk *w)
+{
+	for (size_t i = 0; i < w->count; i++)
+		free(w->list[i].path);
+	for (size_t i = 0; i < w->ndirs; i++)
+		free(w->dirs[i]);
+	free(w->list);
+	free(w->dirs);
+}
+
+/* Makes the index the written entries, with their stat data; 0 or a libgit2 error. */
+static int fresh_index(git_repository *repo, FreshWalk *w)
+{
+	git_index *index = NULL;
+	int error = git_repository_index(&index, repo);
+	if (error == 0)
+		error = git_index_clear(index);
+	for (size_t i = 0; error == 0 && i < w->count; i++) {
+		const FreshEntry *e = &w->list[i];
+		git_index_entry ie;
+		memset(&ie, 0, sizeof ie);
+		ie.ctime.seconds = (int32_t)e->st.st_ctim.tv_sec;
+		ie.ctime.nanoseconds = (uint32_t)e->st.st_ctim.tv_nsec;
+		ie.mtime.seconds = (int32_t)e->st.st_mtim.tv_sec;
+		ie.mtime.nanoseconds = (uint32_t)e->st.st_mtim.tv_nsec;
+		ie.dev = (uint32_t)e->st.st_dev;
+		ie.ino = (uint32_t)e->st.st_ino;
+		ie.mode = e->mode;
+		ie.uid = (uint32_t)e->st.st_uid;
+		ie.gid = (uint32_t)e->st.st_gid;
+		ie.file_size = e->mode == GIT_FILEMODE_COMMIT ? 0 : (uint32_t)e->st.st_size;
+		git_oid_cpy(&ie.id, &e->id);
+		ie.path = e->path;
+		error = git_index_add(index, &ie);
+	}
+	if (error == 0)
+		error = git_index_write(index);
+	git_index_free(index);
+	return error;
+}
+
+/* repo:write_tree_into(spec [, {jobs = n}]) -> files written | nil, err, code. Writes the tree
+** of `spec` (a commit or tree) into the repository's working tree, which must be new (it holds
+** none of the tree's paths: nothing is overwritten), with `jobs` threads (default: the online
+** CPUs), each reading objects through its own handle; then writes the index, with the stat data
+** of every file written, so that a status hashes nothing. No filter or attribute is applied: only
+** for trees and settings where none converts content (gt.filters). Submodules become empty
+** folders. On error (or an interrupt: "EINTR") what was written stays: the caller removes it. */
+static int r_write_tree_into(lua_State *L)
+{
+	git_repository *repo = checkrepo(L);
+	const char *spec = luaL_checkstring(L, 2);
+	lua_Integer jobs = gt_optfield_integer(L, 3, "jobs", 0);
+	const char *workdir = git_repository_workdir(repo);
+	FreshWalk w;
+	FreshWrite fw;
+	pthread_t *threads = NULL;
+	size_t started = 0, n;
+	git_tree *tree = NULL;
+	char *full = NULL;
+	int error;
+	if (workdir == NULL)
+		return gt_pushfail(L, "EINVALID", "%s: a bare repository has no working tree",
+				   git_repository_path(repo));
+	if (jobs <= 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		jobs = cpus > 0 ? cpus : 1;
+	}
+	if (jobs > 64)
+		jobs = 64;
+	if (!(git_libgit2_features() & GIT_FEATURE_THREADS))
+		jobs = 1; /* a libgit2 built without threads: one worker, the caller waiting */
+	memset(&w, 0, sizeof w);
+	error = lookup_tree(&tree, repo, spec);
+	if (error < 0)
+		return fail_git(L, error, spec);
+	error = git_tree_walk(tree, GIT_TREEWALK_PRE, on_fresh_entry, &w);
+	git_tree_free(tree);
+	if (error < 0) {
+		fresh_walk_free(&w);
+		return fail_git(L, error, spec);
+	}
+	/* Folders first, parents before children (the walk's order), on this thread only. */
+	for (size_t i = 0; i < w.ndirs; i++) {
+		size_t len = strlen(workdir) + strlen(w.dirs[i]) + 1;
+		char *p = realloc(full, len);
+		if (p == NULL) {
+			error = ENOMEM;
+			break;
+		}
+		full = p;
+		snprintf(full, len, "%s%s", workdir, w.dirs[i]);
+		if (gt_interrupted) {
+			error = EINTR;
+			break;
+		}
+		if (mkdir(full, 0777) < 0) {
+			error = errno;
+			break;
+		}
+	}
+	if (error != 0) {
+		fresh_walk_free(&w);
+		if (error == EINTR) {
+			free(full);
+			return gt_pushinterrupted(L);
+		}
+		n = (size_t)gt_pusherrno(L, error, "%s", full ? full : workdir);
+		free(full);
+		return (int)n;
+	}
+	free(full);
+	memset(&fw, 0, sizeof fw);
+	fw.gitdir = git_repository_commondir(repo);
+	fw.workdir = workdir;
+	fw.entries = w.list;
+	fw.count = w.count;
+	atomic_init(&fw.next, 0);
+	atomic_init(&fw.stop, 0);
+	pthread_mutex_init(&fw.lock, NULL);
+	if ((size_t)jobs > w.count)
+		jobs = w.count > 0 ? (lua_Integer)w.count : 1;
+	threads = calloc((size_t)jobs, sizeof *threads);
+	if (threads == NULL)
+		fresh_fail(&fw, 2, ENOMEM, NULL);
+	for (lua_Integer i = 0; threads != NULL && i < jobs; i++) {
+		int rc = pthread_create(&threads[started], NULL, fresh_worker, &fw);
+		if (rc != 0) {
+			fresh_fail(&fw, 2, rc, NULL);
+			break;
+		}
+		started++;
+	}
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	free(threads);
+	pthread_mutex_destroy(&fw.lock);
+	if (!fw.failed) {
+		error = fresh_index(repo, &w);
+		if (error < 0)
+			fresh_fail(&fw, 1, error, git_repository_path(repo));
+	}
+	n = w.count;
+	fresh_walk_free(&w);
+	if (fw.failed) {
+		int ret;
+		if (fw.failed == 2 && fw.error == EINTR) {
+			ret = gt_pushinterrupted(L);
+		} else if (fw.failed == 2) {
+			ret = gt_pusherrno(L, fw.error, "%s", fw.where ? fw.where : workdir);
+		} else {
+			git_error_set_str(fw.klass,
+					  fw.message ? fw.message : "unknown libgit2 error");
+			ret = gt_pushgiterror(L, fw.error, fw.where ? fw.where : spec, workdir);
+		}
+		free(fw.message);
+		free(fw.where);
+		return ret;
+	}
+	lua_pushinteger(L, (lua_Integer)n);
+	return 1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Repository methods: submodules */
 
 static void push_optional_oid(lua_State *L, const git_oid *oid, const char *field)
@@ -2082,6 +2474,7 @@ static const luaL_Reg methods[] = {
     {"commit", r_commit},
     {"index_read_tree", r_index_read_tree},
     {"checkout_to", r_checkout_to},
+    {"write_tree_into", r_write_tree_into},
     /* submodules */
     {"submodules", r_submodules},
     {NULL, NULL},

@@ -285,6 +285,18 @@ function Repo:index_read_tree(spec) end
 ---@return string? code
 function Repo:checkout_to(spec, dir, opts) end
 
+--- Writes the tree of `spec` (a commit or tree) into this repository's working tree, which must
+--- be new (nothing is overwritten), with `jobs` threads (default: the online CPUs), then writes
+--- the index with every file's stat data. No filter or attribute applies: only for trees and
+--- settings where none converts content (gt.filters.needed). Submodules become empty folders.
+--- On error ("EINTR" if interrupted) what was written stays for the caller to remove. Returns
+--- how many entries it wrote.
+---@param opts? {jobs: integer?}
+---@return integer? written
+---@return string? err
+---@return string? code
+function Repo:write_tree_into(spec, opts) end
+
 --- Creates a commit object (no ref is updated). Without author, user.name/user.email are used,
 --- else "gt <gt@localhost>".
 ---@param c {tree: string, parents: string[]?, message: string, author: {name: string, email: string}?}

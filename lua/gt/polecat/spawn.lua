@@ -102,8 +102,12 @@ spawn.steps = {
     run = function(ctx)
       local needs = filters.needed(ctx.rig:repo(), ctx.start, ctx.rig.town:ledger())
       local w <close> = check_doing("opening worktree", git.open(ctx.path))
-      check_doing("checking out " .. ctx.branch,
-        w:checkout_head({ force = true, disable_filters = not needs }))
+      if needs then
+        check_doing("checking out " .. ctx.branch, w:checkout_head({ force = true }))
+      else -- nothing converts content: write the files in parallel (GT_JOBS threads)
+        check_doing("checking out " .. ctx.branch, w:write_tree_into("HEAD",
+          { jobs = math.tointeger(tonumber(os.getenv("GT_JOBS") or "")) }))
+      end
     end,
   },
   {
