@@ -65,6 +65,11 @@ function output.some(list, max)
   return s
 end
 
+--- `n` with its noun, one or many: "1 file", "3 files".
+function output.count(n, one, many)
+  return ("%d %s"):format(n, n == 1 and one or many)
+end
+
 --- Formats rows as an aligned table. `columns` is a list of {key, title}; cells are strings.
 --- The last column is not padded. Returns the lines (without trailing newlines).
 function output.table(columns, rows)
@@ -143,6 +148,20 @@ function output.event_cells(e)
   end
   table.sort(data)
   return { at = os.date("%Y-%m-%d %H:%M:%S", e.at // 1000), kind = e.kind, data = table.concat(data, " ") }
+end
+
+local UNITS = { s = 1000, m = 60 * 1000, h = 3600 * 1000, d = 86400 * 1000, w = 7 * 86400 * 1000 }
+
+--- Reads a duration a user wrote ("90s", "30m", "12h", "3d", "1w", "1h30m"): milliseconds, or
+--- nil when `text` is not one (the caller says what it wanted).
+function output.parse_duration(text)
+  local total, rest = 0, tostring(text)
+  repeat
+    local n, unit, tail = rest:match("^(%d+)([smhdw])(.*)$")
+    if not n or #n > 9 then return nil end
+    total, rest = total + math.tointeger(tonumber(n)) * UNITS[unit], tail
+  until rest == ""
+  return total
 end
 
 --- Describes a duration in milliseconds briefly: "42s", "5m", "3h", "2d".

@@ -287,9 +287,7 @@ function safety.classify(rig, agent)
   return report
 end
 
-local function count(n, one, many)
-  return ("%d %s"):format(n, n == 1 and one or many)
-end
+local count = output.count
 
 --- What a submodule entry holds, in a few words.
 local function held(entry)

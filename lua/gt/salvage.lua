@@ -182,9 +182,7 @@ end
 
 -- Reading salvages ---------------------------------------------------------------------------
 
-local function count(n, one, many)
-  return ("%d %s"):format(n, n == 1 and one or many)
-end
+local count = output.count
 
 --- Reads the message of a salvage commit, as salvage.write writes it:
 ---
@@ -807,21 +805,15 @@ function salvage.drop(rig, e)
   check_doing("deleting " .. e.ref, repo:ref_delete(e.ref))
 end
 
-local UNITS = { s = 1000, m = 60 * 1000, h = 3600 * 1000, d = 86400 * 1000, w = 7 * 86400 * 1000 }
-
 --- Milliseconds in a duration: numbers with units s, m, h, d, w ("90m", "12h", "30d", "1h30m").
 --- Raises a usage error (exit 2) naming `what` otherwise.
 function salvage.duration(text, what)
-  local total, rest = 0, tostring(text)
-  repeat
-    local n, unit, tail = rest:match("^(%d+)([smhdw])(.*)$")
-    if not n or #n > 9 then
-      errors.raise("usage", "%s needs a duration such as 30d, 12h or 90m (units s, m, h, d, w), got %s",
-        what or "the duration", errors.quote(text))
-    end
-    total, rest = total + math.tointeger(tonumber(n)) * UNITS[unit], tail
-  until rest == ""
-  return total
+  local ms = output.parse_duration(text)
+  if not ms then
+    errors.raise("usage", "%s needs a duration such as 30d, 12h or 90m (units s, m, h, d, w), got %s",
+      what or "the duration", errors.quote(text))
+  end
+  return ms
 end
 
 --- The salvages of `rig` older than `ms` milliseconds at `now` (Unix ms), oldest first: what

@@ -117,7 +117,7 @@ end
 
 -- gc ------------------------------------------------------------------------------------------
 
-local function count(n, one, many) return ("%d %s"):format(n, n == 1 and one or many) end
+local count = output.count
 
 --- A plan entry for stray branch `s`: deleted when its commits are all on a remote or in
 --- origin's default branch.

@@ -1,4 +1,4 @@
---- Built-in commands: gt polecat add|list|status|remove|history. They parse, call gt.polecat,
+--- Built-in commands: gt polecat add|list|status|remove|nuke|history|stats. They parse, call gt.polecat,
 --- and print.
 local output = require("gt.output")
 local sys = require("gt.sys")
@@ -20,6 +20,66 @@ local null = require("dkjson").null
 local function session_json(info)
   return { state = info.state, pid = info.pid or null, exit_status = info.exit_status or null,
     started_at = info.started_at or null, ended_at = info.ended_at or null }
+end
+
+--- The spec of a removal command: gt polecat remove, and gt polecat nuke (Gas Town's name for
+--- it, with the same gate, salvage and plan). `verb` = { would = "nuke", did = "nuked" }.
+local function removal(word, verb, summary, description)
+  local command = "polecat " .. word
+  return {
+    name = command,
+    summary = summary,
+    description = description,
+    arguments = { { "names", "Polecats to " .. word .. ".", args = "*" } },
+    options = { { "--state", "Select the live polecats in this state.", argname = "<state>" } },
+    flags = { { "-f --force", "Save unsaved work under refs/gt/salvage/, then remove." },
+      { "--discard", "With --force: drop unsaved work instead of saving it." },
+      { "-n --dry-run", "Print what would be done; change nothing." },
+      { "--all", "Select every live polecat of the rig." },
+      { "--idle", "Select the idle polecats." },
+      { "--json", "Print JSON." } },
+    needs = "rig",
+    run = function(cmd)
+      local polecat, _, salvage = lifecycle()
+      local names = require("gt.sweep").targets(cmd.rig, cmd.args.names, { all = cmd.args.all,
+        idle = cmd.args.idle, state = cmd.args.state })
+      if #names == 0 and not cmd.args.json then
+        output.say("no polecats to %s", word)
+        return 0
+      end
+      local results = polecat.remove(cmd.rig, names, { force = cmd.args.force,
+        discard = cmd.args.discard, dry_run = cmd.args.dry_run })
+      if cmd.args.json then
+        local out = {}
+        for i, r in ipairs(results) do
+          out[i] = { name = r.name, safe = r.safe, dry_run = r.dry_run or false,
+            salvage = r.salvage and { ref = r.salvage.ref, commit = r.salvage.commit } or nil,
+            discarded = r.discarded or false, steps = r.steps and json.array(r.steps) or nil }
+        end
+        output.json(json.array(out))
+      else
+        for _, r in ipairs(results) do
+          if r.dry_run then
+            output.say("would %s polecat %s:", verb.would, r.name)
+            for _, st in ipairs(r.steps) do output.say("  %s", st) end
+          else
+            output.say("%s polecat %s", verb.did, r.name)
+            if r.salvage then
+              output.say("  unsaved work saved to %s (commit %s)", r.salvage.ref, r.salvage.commit:sub(1, 12))
+              output.say("  get it back with: %s", salvage.restore_hint(cmd.rig, r.salvage.ref))
+            elseif r.discarded then
+              output.say("  unsaved work discarded (--discard)")
+            end
+          end
+        end
+      end
+      if results.hook_errors then
+        for _, e in ipairs(results.hook_errors) do io.stderr:write("gt: ", command, ": ", e, "\n") end
+        return 1
+      end
+      return 0
+    end,
+  }
 end
 
 return {
@@ -148,65 +208,14 @@ return {
       return 0
     end,
   },
-  {
-    name = "polecat remove",
-    summary = "Remove polecats, refusing (exit 3) to lose work unless forced.",
-    description = "Remove the worktree, git's record of it and the branch of each polecat. If " ..
+  removal("remove", { would = "remove", did = "removed" },
+    "Remove polecats, refusing (exit 3) to lose work unless forced.",
+    "Remove the worktree, git's record of it and the branch of each polecat. If " ..
       "any of them holds work that exists nowhere else (uncommitted or untracked files, " ..
       "stashes on its branch, commits on no remote), nothing is removed and the command exits " ..
       "3, listing that work. --force first saves it under refs/gt/salvage/<rig>/<name>/<stamp> " ..
       "(a commit of the whole working tree plus the branch tip) and says how to get it back; " ..
-      "only --force --discard drops it. --all, --idle or --state S select the polecats instead of names.",
-    arguments = { { "names", "Polecats to remove.", args = "*" } },
-    options = { { "--state", "Select the live polecats in this state.", argname = "<state>" } },
-    flags = { { "-f --force", "Save unsaved work under refs/gt/salvage/, then remove." },
-      { "--discard", "With --force: drop unsaved work instead of saving it." },
-      { "-n --dry-run", "Print what would be done; change nothing." },
-      { "--all", "Select every live polecat of the rig." },
-      { "--idle", "Select the idle polecats." },
-      { "--json", "Print JSON." } },
-    needs = "rig",
-    run = function(cmd)
-      local polecat, _, salvage = lifecycle()
-      local names = require("gt.sweep").targets(cmd.rig, cmd.args.names, { all = cmd.args.all,
-        idle = cmd.args.idle, state = cmd.args.state })
-      if #names == 0 and not cmd.args.json then
-        output.say("no polecats to remove")
-        return 0
-      end
-      local results = polecat.remove(cmd.rig, names, { force = cmd.args.force,
-        discard = cmd.args.discard, dry_run = cmd.args.dry_run })
-      if cmd.args.json then
-        local out = {}
-        for i, r in ipairs(results) do
-          out[i] = { name = r.name, safe = r.safe, dry_run = r.dry_run or false,
-            salvage = r.salvage and { ref = r.salvage.ref, commit = r.salvage.commit } or nil,
-            discarded = r.discarded or false, steps = r.steps and json.array(r.steps) or nil }
-        end
-        output.json(json.array(out))
-      else
-        for _, r in ipairs(results) do
-          if r.dry_run then
-            output.say("would remove polecat %s:", r.name)
-            for _, s in ipairs(r.steps) do output.say("  %s", s) end
-          else
-            output.say("removed polecat %s", r.name)
-            if r.salvage then
-              output.say("  unsaved work saved to %s (commit %s)", r.salvage.ref, r.salvage.commit:sub(1, 12))
-              output.say("  get it back with: %s", salvage.restore_hint(cmd.rig, r.salvage.ref))
-            elseif r.discarded then
-              output.say("  unsaved work discarded (--discard)")
-            end
-          end
-        end
-      end
-      if results.hook_errors then
-        for _, e in ipairs(results.hook_errors) do io.stderr:write("gt: polecat remove: ", e, "\n") end
-        return 1
-      end
-      return 0
-    end,
-  },
+      "only --force --discard drops it. --all, --idle or --state S select the polecats instead of names."),
   {
     name = "polecat history",
     summary = "Show the events of a polecat, oldest first.",
@@ -250,4 +259,10 @@ return {
       return 0
     end,
   },
+  removal("nuke", { would = "nuke", did = "nuked" },
+    "Remove polecats (Gas Town's name for it), refusing (exit 3) to lose work unless forced.",
+    "gt polecat remove by another name, with its gate: if any of the polecats holds " ..
+      "work that exists nowhere else, nothing is removed and the command exits 3. --force saves " ..
+      "that work under refs/gt/salvage/<rig>/<name>/<stamp> first; only --force --discard drops it. " ..
+      "--all, --idle or --state S select the polecats instead of names."),
 }

@@ -1,4 +1,4 @@
---- Built-in commands: gt polecat nuke|gc|stale|check-recovery. They parse, call gt.sweep and
+--- Built-in commands: gt polecat gc|stale|check-recovery. They parse, call gt.sweep and
 --- gt.polecat, and print.
 local output = require("gt.output")
 local json = require("gt.json")
@@ -8,60 +8,18 @@ local errors = require("gt.errors")
 -- The lifecycle is required in the run functions (gt.commands loads every command module on
 -- each run).
 local function lifecycle()
-  return require("gt.sweep"), require("gt.polecat"), require("gt.salvage")
+  return require("gt.sweep")
 end
 
 local null = require("dkjson").null
 
-local UNITS = { s = 1000, m = 60000, h = 3600000, d = 86400000, w = 7 * 86400000 }
-
---- Parses a duration ("90s", "30m", "2h", "3d", "1w", "1h30m") into milliseconds.
+--- Reads a duration ("90s", "30m", "2h", "3d", "1w", "1h30m") into milliseconds.
 local function duration_ms(text, flag)
-  local total, rest = 0, text
-  while rest ~= "" do
-    local n, unit, tail = rest:match("^(%d+)([smhdw])(.*)$")
-    if not n then
-      errors.raise("usage", "%s needs a duration such as 30m, 12h, 3d or 1w, got %s", flag, errors.quote(text))
-    end
-    total, rest = total + tonumber(n) * UNITS[unit], tail
+  local ms = output.parse_duration(text)
+  if not ms then
+    errors.raise("usage", "%s needs a duration such as 30m, 12h, 3d or 1w, got %s", flag, errors.quote(text))
   end
-  if text == "" then errors.raise("usage", "%s needs a duration such as 30m, 12h, 3d or 1w", flag) end
-  return total
-end
-
---- Prints the results of a removal (gt.polecat.remove) as `verb` says ("nuked"), or as JSON.
-local function print_removal(cmd, results, verb, salvage)
-  if cmd.args.json then
-    local out = {}
-    for i, r in ipairs(results) do
-      out[i] = { name = r.name, safe = r.safe, dry_run = r.dry_run or false,
-        salvage = r.salvage and { ref = r.salvage.ref, commit = r.salvage.commit } or nil,
-        discarded = r.discarded or false, steps = r.steps and json.array(r.steps) or nil }
-    end
-    output.json(json.array(out))
-    return
-  end
-  for _, r in ipairs(results) do
-    if r.dry_run then
-      output.say("would %s polecat %s:", verb.would, r.name)
-      for _, s in ipairs(r.steps) do output.say("  %s", s) end
-    else
-      output.say("%s polecat %s", verb.did, r.name)
-      if r.salvage then
-        output.say("  unsaved work saved to %s (commit %s)", r.salvage.ref, r.salvage.commit:sub(1, 12))
-        output.say("  get it back with: %s", salvage.restore_hint(cmd.rig, r.salvage.ref))
-      elseif r.discarded then
-        output.say("  unsaved work discarded (--discard)")
-      end
-    end
-  end
-end
-
---- The hook errors of a removal, on stderr: exit 1 when there were any.
-local function hook_status(results, name)
-  if not results.hook_errors then return 0 end
-  for _, e in ipairs(results.hook_errors) do io.stderr:write("gt: ", name, ": ", e, "\n") end
-  return 1
+  return ms
 end
 
 --- A gc plan entry as JSON.
@@ -79,36 +37,6 @@ local function stale_json(r)
 end
 
 return {
-  {
-    name = "polecat nuke",
-    summary = "Remove polecats (Gas Town's name for it), refusing (exit 3) to lose work unless forced.",
-    description = "gt polecat remove by another name, with its gate: if any of the polecats holds " ..
-      "work that exists nowhere else, nothing is removed and the command exits 3. --force saves " ..
-      "that work under refs/gt/salvage/<rig>/<name>/<stamp> first; only --force --discard drops it. " ..
-      "--all, --idle or --state S select the polecats instead of names.",
-    arguments = { { "names", "Polecats to nuke.", args = "*" } },
-    options = { { "--state", "Select the live polecats in this state.", argname = "<state>" } },
-    flags = { { "-f --force", "Save unsaved work under refs/gt/salvage/, then remove." },
-      { "--discard", "With --force: drop unsaved work instead of saving it." },
-      { "-n --dry-run", "Print what would be done; change nothing." },
-      { "--all", "Select every live polecat of the rig." },
-      { "--idle", "Select the idle polecats." },
-      { "--json", "Print JSON." } },
-    needs = "rig",
-    run = function(cmd)
-      local sweep, polecat, salvage = lifecycle()
-      local names = sweep.targets(cmd.rig, cmd.args.names, { all = cmd.args.all, idle = cmd.args.idle,
-        state = cmd.args.state })
-      if #names == 0 and not cmd.args.json then
-        output.say("no polecats to nuke")
-        return 0
-      end
-      local results = polecat.remove(cmd.rig, names, { force = cmd.args.force, discard = cmd.args.discard,
-        dry_run = cmd.args.dry_run })
-      print_removal(cmd, results, { would = "nuke", did = "nuked" }, salvage)
-      return hook_status(results, "polecat nuke")
-    end,
-  },
   {
     name = "polecat gc",
     summary = "Delete the polecat branches and folders no polecat owns, when their work is safe elsewhere.",
