@@ -9,9 +9,11 @@
 --
 -- Rows (the git CLI command in brackets):
 --   1 fresh spawn      gt polecat add --no-fetch      [git worktree add -b B PATH origin/main, bare clone]
+--   1b threads         the same spawn with GT_JOBS=4 and 2, against GT_JOBS=1 [gt itself]
 --   2 reuse spawn      gt polecat add NEW --no-fetch taking an idle polecat's worktree, origin/main
 --                      3 commits ahead of it          [a fresh git worktree add]
---   3 remove (clean)   gt polecat remove              [git worktree remove --force + git branch -D]
+--   3 remove (clean)   gt polecat remove, as the user waits for it (the background deletion of
+--                      its trash is waited for untimed) [git worktree remove --force + git branch -D]
 --   4 dirty check      gt polecat status NAME --json  [git status --porcelain], settled worktrees
 --   5 list / start-up  gt polecat list, 1,000 polecats in the ledger; gt --version  [git --version]
 --   6 parallel         CYCLES spawn+remove cycles by 4 workers at once vs one after another
@@ -67,9 +69,9 @@ local function run(argv, extra, stdin)
   return r.stdout
 end
 
-local function timed(argv)
+local function timed(argv, extra)
   local t0 = sys.clock_ms()
-  run(argv)
+  run(argv, extra)
   return sys.clock_ms() - t0
 end
 
@@ -159,8 +161,27 @@ function Site:next(prefix)
   return ("%s%d"):format(prefix, self.serial)
 end
 
-function Site:gt_add(name) return timed(cat(self.gt, { "polecat", "add", name, "--no-fetch" })) end
-function Site:gt_remove(name) return timed(cat(self.gt, { "polecat", "remove", name })) end
+function Site:gt_add(name, extra)
+  return timed(cat(self.gt, { "polecat", "add", name, "--no-fetch" }), extra)
+end
+--- gt polecat remove, timed as the user sees it: it returns once the folder is in the rig's
+--- trash, deleted by a background gt. That deletion is waited for (untimed), so that it does
+--- not run during the next measurement.
+function Site:gt_remove(name)
+  local t = timed(cat(self.gt, { "polecat", "remove", name }))
+  self:wait_trash()
+  return t
+end
+
+--- Waits (at most a minute) until the background deletions of the rig's trash are done.
+function Site:wait_trash()
+  local trash = self.town .. "/" .. self.rig .. "/.gt/trash"
+  for _ = 1, 6000 do
+    local names = fs.dir(trash)
+    if not names or #names == 0 then return end
+    sys.sleep_ms(10)
+  end
+end
 
 --- `git worktree add -b B PATH origin/<default>` in the CLI's bare clone; returns ms, branch, path.
 function Site:git_add()
@@ -205,7 +226,8 @@ local function ms(v) return ("%.1f ms"):format(v) end
 
 --- Adds a row: label, file system, gt figure, git figure, ratio, goal text, holds (bool).
 local function row(label, where, gtv, gitv, ratio, goal, holds)
-  rows[#rows + 1] = { label, where, gtv, gitv, ratio, goal, holds and "yes" or "NO", order = #rows }
+  local verdict = holds == nil and "n/a" or holds and "yes" or "NO"
+  rows[#rows + 1] = { label, where, gtv, gitv, ratio, goal, verdict, order = #rows }
   say("  %s [%s]: gt %s, git %s, ratio %s (goal %s)", label, where, gtv, gitv, ratio, goal)
 end
 
@@ -232,6 +254,26 @@ local function spawn_remove(s, where, label_add, label_remove)
     "<= 30 ms, <= 0.10x", gt_rem <= 30 and rem_ratio <= 0.10)
 end
 
+-- Row 1b: the checkout writer's threads (GT_JOBS): a fresh spawn with 4 and with 2 threads,
+-- against 1 thread. The goal (4 threads <= 0.6x of 1) is for a machine with 4 cores or more.
+local function threads(s, where, cores)
+  for _, jobs in ipairs({ 4, 2 }) do
+    local names = {}
+    local many, one, ratio = paired(opts.rounds, function()
+      names[#names + 1] = s:next("j")
+      return s:gt_add(names[#names], { GT_JOBS = tostring(jobs) })
+    end, function()
+      names[#names + 1] = s:next("j")
+      return s:gt_add(names[#names], { GT_JOBS = "1" })
+    end)
+    for _, name in ipairs(names) do run(cat(s.gt, { "polecat", "remove", "--wait", name })) end
+    local applies = cores >= jobs
+    row(("1b fresh spawn, GT_JOBS=%d vs GT_JOBS=1"):format(jobs), where, ms(many),
+      ms(one) .. " (gt, 1)", ("%.2fx"):format(ratio), jobs == 4 and "<= 0.60x (4 cores)" or
+      "falls", applies and (jobs == 4 and ratio <= 0.60 or ratio < 1) or nil)
+  end
+end
+
 -- Row 2: reuse of an idle polecat's worktree, origin 3 commits ahead of it.
 local function reuse(s, where)
   local k = 0
@@ -244,7 +286,7 @@ local function reuse(s, where)
     local t = s:gt_add(new)
     local listing = run(cat(s.gt, { "polecat", "list", "--json" }))
     assert(not listing:find('"' .. idle .. '"', 1, true), "gt polecat add did not reuse the idle polecat")
-    run(cat(s.gt, { "polecat", "remove", new }))
+    run(cat(s.gt, { "polecat", "remove", "--wait", new }))
     return t
   end, function()
     run({ "git", "-C", s.cli, "fetch", "-q", "origin" })
@@ -268,7 +310,7 @@ local function status(s, where)
     function() return timed(git_argv) end)
   row("4 dirty check, settled worktree", where, ms(gt_t), ms(git_t), ("%.2fx"):format(ratio),
     "<= 1.2x", ratio <= 1.2)
-  run(cat(s.gt, { "polecat", "remove", name }))
+  run(cat(s.gt, { "polecat", "remove", "--wait", name }))
   s:git_remove(b, wt)
 end
 
@@ -333,6 +375,7 @@ local function parallel(s, where)
     script[#script + 1] = "wait"
     local t0 = sys.clock_ms()
     local out = run({ "sh", "-c", table.concat(script, "\n") })
+    s:wait_trash() -- the removals' background deletions are part of the work
     local t = sys.clock_ms() - t0
     local failures = select(2, out:gsub("FAIL", ""))
     return t, failures
@@ -382,7 +425,8 @@ do
   places[#places + 1] = { root = disk_root .. "/run", kind = "disk" }
 end
 
-local machine = { ("cores: %s (nproc)"):format(trim(run({ "nproc" }))) }
+local cores = math.tointeger(tonumber(trim(run({ "nproc" })))) or 1
+local machine = { ("cores: %d (nproc)"):format(cores) }
 for _, p in ipairs(places) do
   local parent = p.root:match("^(.*)/[^/]+$")
   assert(fs.mkdir_p(parent))
@@ -397,6 +441,7 @@ for _, p in ipairs(places) do
   say("generated repository: %d files; %d pairs a row", s.files, opts.rounds)
   spawn_remove(s, p.name, ("1 fresh spawn, %d files"):format(s.files),
     ("3 remove a clean polecat, %d files"):format(s.files))
+  threads(s, p.name, cores)
   reuse(s, p.name)
   status(s, p.name)
   list(p.root, p.name)

@@ -1,7 +1,7 @@
 # Shared by scripts/demo and scripts/test: Debian packages and the build. Sourced, not run.
 
 # Packages gt needs to build, run and test (README, "Dependencies").
-GT_PACKAGES="gcc make cmake pkg-config git liblua5.4-dev libgit2-dev libsqlite3-dev \
+GT_PACKAGES="gcc make binutils cmake pkg-config git liblua5.4-dev libgit2-dev libsqlite3-dev \
 lua-argparse lua-dkjson lua-busted libreadline-dev tmux lua-check"
 
 # Installs the missing packages with apt-get when root; otherwise prints the one apt-get line

@@ -117,5 +117,8 @@ void gt_pushoid(lua_State *L, const struct git_oid *oid);
 ** exists under workdir (and forgets their stat data), so that their edits are seen. 0 or a
 ** libgit2 error. */
 int gt_unhide_flagged(struct git_index *index, const char *workdir);
+/* Whether rel (a file's path) matches one of the keep patterns as .gitignore would match it
+** (lgt_snapshot.c). */
+int gt_keep_match(const struct git_strarray *keep, const char *rel);
 
 #endif

@@ -10,10 +10,10 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
-#include <git2.h>
 #include <sqlite3.h>
 
 #include "gt.h"
+#include "git2_lazy.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* Failures: nil, message, CODE */

@@ -11,12 +11,14 @@
 ** No Lua error may jump through libgit2's frames: a libgit2 callback does its Lua work under
 ** gt_cpcall, and an error raised there stops the libgit2 call and is raised again once it has
 ** returned (see "libgit2 callbacks" below).
+**
+** gt.git is three files: this one (the handle, refs, worktrees, history, stashes, trees,
+** submodules, and the registration of every method), lgt_git_status.c (repo:status and the
+** index reader) and lgt_git_checkout.c (repo:write_tree_into); lgt_git.h is what they share.
 */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <git2.h>
-
-#include "gt.h"
-
-#define REPO_TYPE "gt.Repo"
+#include "lgt_git.h"
 
 typedef struct {
 	git_repository *repo; /* NULL once closed */
@@ -36,12 +34,6 @@ typedef struct {
 
 /* ---------------------------------------------------------------------------------------- */
 /* Error helpers */
-
-/* Pushes nil, "<context>: <libgit2 message>", CODE (gt_pushgiterror). */
-static int fail_git(lua_State *L, int error, const char *context)
-{
-	return gt_pushgiterror(L, error, context, NULL);
-}
 
 /* Parses a hex object id; pushes nil, err, "EINVALID" and returns 3 when it is not one. */
 static int parse_oid(lua_State *L, git_oid *out, const char *hex)
@@ -65,12 +57,6 @@ git_repository *gt_checkrepo(lua_State *L, int arg)
 	if (r->repo == NULL)
 		luaL_error(L, "attempt to use a closed repository");
 	return r->repo;
-}
-
-/* The repository of the method's self. */
-static git_repository *checkrepo(lua_State *L)
-{
-	return gt_checkrepo(L, 1);
 }
 
 static Repo *newrepo(lua_State *L)
@@ -292,16 +278,16 @@ static int shutdown_libgit2(lua_State *L)
 	return 0;
 }
 
-/* Initialises libgit2 on first use, not when the module loads: commands that only read the
-** ledger (gt polecat list) never pay for it (it reads the CA bundle: milliseconds). */
-static void ensure_libgit2(lua_State *L)
+void gt_libgit2_load(lua_State *L)
 {
 	static int ready = 0;
 	if (ready)
 		return;
+	gt_libgit2_open(L);
 	if (git_libgit2_init() < 0)
 		luaL_error(L, "libgit2: %s",
 			   git_error_last() ? git_error_last()->message : "init failed");
+	/* Re-hashing every object read is over half a spawn's instructions (docs/design.md §1.5). */
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
 	/* A sentinel whose finalizer runs after the repositories' (it is marked first). */
 	lua_newuserdatauv(L, 0, 0);
@@ -328,7 +314,7 @@ static int l_open(lua_State *L)
 		flags |= GIT_REPOSITORY_OPEN_BARE;
 	luaL_argcheck(L, workdir == NULL || (flags & GIT_REPOSITORY_OPEN_BARE), 2,
 		      "workdir needs bare = true");
-	ensure_libgit2(L);
+	gt_libgit2_load(L);
 	r = newrepo(L);
 	error = git_repository_open_ext(&r->repo, path, flags, NULL);
 	if (error == 0 && workdir != NULL)
@@ -348,12 +334,12 @@ static int l_clone(lua_State *L)
 	Callback cb;
 	Repo *r;
 	int error;
+	gt_libgit2_load(L);
 	git_clone_options_init(&opts, GIT_CLONE_OPTIONS_VERSION);
 	opts.bare = gt_optfield_boolean(L, 3, "bare", 1);
 	callback_init(&cb, L, lua_istable(L, 3) ? 3 : 0, "progress");
 	opts.fetch_opts.callbacks.transfer_progress = on_transfer;
 	opts.fetch_opts.callbacks.payload = &cb;
-	ensure_libgit2(L);
 	r = newrepo(L);
 	error = git_clone(&r->repo, url, path, &opts);
 	if (cb.failed)
@@ -367,6 +353,7 @@ static int l_clone(lua_State *L)
 static int l_libgit2_version(lua_State *L)
 {
 	int major, minor, rev;
+	gt_libgit2_load(L);
 	git_libgit2_version(&major, &minor, &rev);
 	lua_pushfstring(L, "%d.%d.%d", major, minor, rev);
 	return 1;
@@ -981,7 +968,7 @@ static void on_checkout_progress(const char *path, size_t done, size_t total, vo
 }
 
 /* Looks up the tree a revision or tree id names; 0 or a libgit2 error. */
-static int lookup_tree(git_tree **out, git_repository *repo, const char *spec)
+int gt_lookup_tree(git_tree **out, git_repository *repo, const char *spec)
 {
 	git_object *obj = NULL;
 	int error = git_revparse_single(&obj, repo, spec);
@@ -992,12 +979,14 @@ static int lookup_tree(git_tree **out, git_repository *repo, const char *spec)
 }
 
 /* repo:checkout_tree(spec [, {baseline = tree, force = false, remove_untracked = false,
-** disable_filters = false}]) -> files written | nil, err, code. Makes the working tree and the
-** index those of commit `spec`; HEAD is left as it is (repo:set_head). Safe unless force: only
-** the files that differ between the baseline (a tree or revision: what the working tree is known
-** to hold; default HEAD's tree) and the target are written or removed, and a file that is not as
-** the baseline has it where the target changes it is a conflict ("ECONFLICT", nothing written).
-** Untracked and ignored files are left alone, unless remove_untracked (not ignored ones). */
+** disable_filters = false, paths = {...}}]) -> files written | nil, err, code. Makes the working
+** tree and the index those of commit `spec`; HEAD is left as it is (repo:set_head). Safe unless
+** force: only the files that differ between the baseline (a tree or revision: what the working
+** tree is known to hold; default HEAD's tree) and the target are written or removed, and a file
+** that is not as the baseline has it where the target changes it is a conflict ("ECONFLICT",
+** nothing written). Untracked and ignored files are left alone, unless remove_untracked (not
+** ignored ones). paths: the only paths to look at (exact paths, no patterns; a non-empty list):
+** libgit2 then reads only their folders, not the whole working tree. */
 static int r_checkout_tree(lua_State *L)
 {
 	git_repository *repo = checkrepo(L);
@@ -1006,8 +995,27 @@ static int r_checkout_tree(lua_State *L)
 	git_checkout_options opts;
 	git_object *target = NULL;
 	git_tree *base = NULL;
+	git_strarray paths = {NULL, 0};
 	size_t written = 0;
 	int error;
+	if (lua_istable(L, 3) && lua_getfield(L, 3, "paths") != LUA_TNIL) {
+		lua_Integer n;
+		luaL_argcheck(L, lua_istable(L, -1), 3, "paths must be a list");
+		n = (lua_Integer)lua_rawlen(L, -1);
+		luaL_argcheck(L, n > 0, 3, "paths is empty (it would mean every path)");
+		for (lua_Integer i = 1; i <= n; i++) {
+			int is_string = lua_rawgeti(L, -1, i) == LUA_TSTRING;
+			if (!is_string || gt_strarray_add(&paths, lua_tostring(L, -1)) < 0) {
+				gt_strarray_free(&paths);
+				if (!is_string)
+					return luaL_argerror(L, 3, "paths must be strings");
+				return luaL_error(L, "not enough memory");
+			}
+			lua_pop(L, 1);
+		}
+	}
+	if (lua_istable(L, 3))
+		lua_pop(L, 1);
 	git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
 	opts.checkout_strategy =
 	    gt_optfield_boolean(L, 3, "force", 0) ? GIT_CHECKOUT_FORCE : GIT_CHECKOUT_SAFE;
@@ -1016,9 +1024,14 @@ static int r_checkout_tree(lua_State *L)
 	opts.disable_filters = gt_optfield_boolean(L, 3, "disable_filters", 0);
 	opts.progress_cb = on_checkout_progress;
 	opts.progress_payload = &written;
+	if (paths.count > 0) {
+		opts.paths = paths;
+		opts.checkout_strategy |= GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
+	}
 	error = git_revparse_single(&target, repo, spec);
-	if (error == 0 && baseline != NULL && (error = lookup_tree(&base, repo, baseline)) < 0) {
+	if (error == 0 && baseline != NULL && (error = gt_lookup_tree(&base, repo, baseline)) < 0) {
 		git_object_free(target);
+		gt_strarray_free(&paths);
 		return fail_git(L, error, baseline);
 	}
 	opts.baseline = base;
@@ -1026,6 +1039,7 @@ static int r_checkout_tree(lua_State *L)
 		error = git_checkout_tree(repo, target, &opts);
 	git_tree_free(base);
 	git_object_free(target);
+	gt_strarray_free(&paths);
 	if (error < 0)
 		return fail_git(L, error, spec);
 	lua_pushinteger(L, (lua_Integer)written);
@@ -1197,100 +1211,6 @@ static int r_worktree_prune(lua_State *L)
 	if (error < 0)
 		return fail_git(L, error, name);
 	lua_pushboolean(L, 1);
-	return 1;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Repository methods: status */
-
-static int skip_worktree(git_index *index, const char *path)
-{
-	const git_index_entry *e = git_index_get_bypath(index, path, 0);
-	return e != NULL && (e->flags_extended & GIT_INDEX_ENTRY_SKIP_WORKTREE) != 0;
-}
-
-/* repo:status() -> {staged, unstaged, untracked, conflicted, unreadable, nested = {paths}} for
-** a repository with a working tree. Untracked folders are listed file by file; ignored files
-** are not reported; a folder holding a repository of its own that is not a submodule is listed
-** in nested ("dir/"), and files that cannot be read in unreadable. Submodules are left to
-** repo:submodules(), whatever .gitmodules says about them. Edits hidden by assume-unchanged or
-** skip-worktree flags are seen (the flags are ignored, in memory only). A path may be both
-** staged and unstaged. */
-static int r_status(lua_State *L)
-{
-	git_repository *repo = checkrepo(L);
-	git_status_options opts;
-	git_status_list *list = NULL;
-	git_index *index = NULL;
-	const char *workdir = git_repository_workdir(repo);
-	int result, error;
-	size_t n;
-	if (workdir == NULL)
-		return gt_pushfail(L, "EBARE", "status: the repository has no working tree");
-	error = git_repository_index(&index, repo);
-	if (error == 0) /* as on disk: forget what an earlier call unhid */
-		error = git_index_read(index, 1);
-	if (error == 0)
-		error = gt_unhide_flagged(index, workdir);
-	if (error < 0) {
-		git_index_free(index);
-		return fail_git(L, error, "status");
-	}
-	git_status_options_init(&opts, GIT_STATUS_OPTIONS_VERSION);
-	opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
-	/* NO_REFRESH: a re-read of the index would bring the flags back. */
-	opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
-		     GIT_STATUS_OPT_EXCLUDE_SUBMODULES | GIT_STATUS_OPT_INCLUDE_UNREADABLE |
-		     GIT_STATUS_OPT_NO_REFRESH;
-	error = git_status_list_new(&list, repo, &opts);
-	if (error < 0) {
-		git_index_free(index);
-		return fail_git(L, error, "status");
-	}
-	lua_createtable(L, 0, 6);
-	result = lua_gettop(L);
-	static const char *const kinds[] = {"staged",     "unstaged",   "untracked",
-					    "conflicted", "unreadable", "nested"};
-	for (int k = 0; k < 6; k++) {
-		lua_newtable(L);
-		lua_setfield(L, result, kinds[k]);
-	}
-	n = git_status_list_entrycount(list);
-	for (size_t i = 0; i < n; i++) {
-		const git_status_entry *e = git_status_byindex(list, i);
-		const git_diff_delta *d = e->head_to_index ? e->head_to_index : e->index_to_workdir;
-		const char *path =
-		    d ? (d->new_file.path ? d->new_file.path : d->old_file.path) : "?";
-		if (e->status & GIT_STATUS_CONFLICTED) {
-			gt_append(L, result, "conflicted", path);
-			continue;
-		}
-		if (e->status &
-		    (GIT_STATUS_INDEX_NEW | GIT_STATUS_INDEX_MODIFIED | GIT_STATUS_INDEX_DELETED |
-		     GIT_STATUS_INDEX_RENAMED | GIT_STATUS_INDEX_TYPECHANGE))
-			gt_append(L, result, "staged", path);
-		if (e->index_to_workdir == NULL)
-			continue;
-		path = e->index_to_workdir->new_file.path ? e->index_to_workdir->new_file.path
-							  : e->index_to_workdir->old_file.path;
-		if (e->status & GIT_STATUS_WT_UNREADABLE) {
-			gt_append(L, result, "unreadable", path);
-		} else if ((e->status & GIT_STATUS_WT_DELETED) && skip_worktree(index, path)) {
-			/* absent by a sparse checkout's design (libgit2 reports it deleted) */
-		} else if (e->status & (GIT_STATUS_WT_MODIFIED | GIT_STATUS_WT_DELETED |
-					GIT_STATUS_WT_RENAMED | GIT_STATUS_WT_TYPECHANGE))
-			gt_append(L, result, "unstaged", path);
-		else if ((e->status & GIT_STATUS_WT_NEW) && path[0] &&
-			 path[strlen(path) - 1] == '/')
-			gt_append(L, result, "nested", path); /* a repository of its own */
-		else if (e->status & GIT_STATUS_WT_NEW)
-			gt_append(L, result, "untracked", path);
-	}
-	git_status_list_free(list);
-	/* As on disk again: a later write of this repository's index must not drop its flags. */
-	if (git_index_read(index, 1) < 0)
-		git_error_clear();
-	git_index_free(index); /* the repository keeps its own reference */
 	return 1;
 }
 
@@ -1905,7 +1825,7 @@ static int r_index_read_tree(lua_State *L)
 	const char *spec = luaL_checkstring(L, 2);
 	git_tree *tree = NULL;
 	git_index *index = NULL;
-	int error = lookup_tree(&tree, repo, spec);
+	int error = gt_lookup_tree(&tree, repo, spec);
 	if (error < 0)
 		return fail_git(L, error, spec);
 	error = git_repository_index(&index, repo);
@@ -1948,7 +1868,7 @@ static int r_checkout_to(lua_State *L)
 	opts.target_directory = dir;
 	opts.progress_cb = on_checkout_progress;
 	opts.progress_payload = &written;
-	error = lookup_tree(&tree, repo, spec);
+	error = gt_lookup_tree(&tree, repo, spec);
 	if (error < 0)
 		return fail_git(L, error, spec);
 	/* Only the tree's own entries are looked at in dir (not, say, a worktree beside them);
@@ -1977,392 +1897,6 @@ static int r_checkout_to(lua_State *L)
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* Repository methods: writing a tree into a new working tree, in parallel */
-
-/* One file, symlink or gitlink of the tree: its path (relative to the working tree), mode and
-** object, and the stat data of what was written (filled by the worker that wrote it). */
-typedef struct {
-	char *path;
-	git_filemode_t mode;
-	git_oid id;
-	struct stat st;
-} FreshEntry;
-
-/* The shared state of one write: entries[next...] are still to be written. Workers take
-** entries by an atomic counter, write only their own entry's st, and keep the first error. */
-typedef struct {
-	const char *gitdir;  /* the common dir, opened by each worker: handles are not shared */
-	const char *workdir; /* ends with '/' */
-	FreshEntry *entries;
-	size_t count;
-	atomic_size_t next;
-	atomic_int stop;
-	pthread_mutex_t lock; /* guards the error below */
-	int failed;           /* 0, or 1 for a libgit2 error, 2 for errno */
-	int error;            /* libgit2 error code or errno */
-	int klass;            /* libgit2 error class */
-	char *message;        /* libgit2 message */
-	char *where;          /* the path concerned */
-} FreshWrite;
-
-typedef struct {
-	FreshEntry *list;
-	size_t count, cap;
-	char **dirs;
-	size_t ndirs, dcap;
-} FreshWalk;
-
-/* Keeps the first error of any worker; later ones are dropped. kind 1: libgit2 (error and
-** git_error_last()), 2: errno `error`. */
-static void fresh_fail(FreshWrite *fw, int kind, int error, const char *where)
-{
-	const git_error *e = kind == 1 ? git_error_last() : NULL;
-	atomic_store(&fw->stop, 1);
-	pthread_mutex_lock(&fw->lock);
-	if (!fw->failed) {
-		fw->failed = kind;
-		fw->error = error;
-		fw->klass = e ? e->klass : GIT_ERROR_NONE;
-		fw->message = e && e->message ? strdup(e->message) : NULL;
-		fw->where = where ? strdup(where) : NULL;
-	}
-	pthread_mutex_unlock(&fw->lock);
-}
-
-/* Writes all of `buf` to fd; 0 or -1 with errno. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR && !gt_interrupted)
-			continue;
-		if (n < 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Writes one entry below workdir (its folder exists); 0, or -1 with the error kept in fw. */
-static int fresh_write_one(FreshWrite *fw, git_odb *odb, FreshEntry *e, char *full, size_t cap)
-{
-	git_odb_object *obj = NULL;
-	const char *data;
-	size_t len;
-	int error, fd, rc = 0;
-	if ((size_t)snprintf(full, cap, "%s%s", fw->workdir, e->path) >= cap) {
-		fresh_fail(fw, 2, ENAMETOOLONG, e->path);
-		return -1;
-	}
-	if (e->mode == GIT_FILEMODE_COMMIT) { /* a submodule: an empty folder, as git leaves it */
-		if (mkdir(full, 0777) < 0 || lstat(full, &e->st) < 0) {
-			fresh_fail(fw, 2, errno, full);
-			return -1;
-		}
-		return 0;
-	}
-	error = git_odb_read(&obj, odb, &e->id);
-	if (error == 0 && git_odb_object_type(obj) != GIT_OBJECT_BLOB) {
-		git_error_set_str(GIT_ERROR_OBJECT, "the object of a file is not a blob");
-		error = GIT_EINVALID;
-	}
-	if (error < 0) {
-		git_odb_object_free(obj);
-		fresh_fail(fw, 1, error, e->path);
-		return -1;
-	}
-	data = (const char *)git_odb_object_data(obj);
-	len = git_odb_object_size(obj);
-	if (e->mode == GIT_FILEMODE_LINK) {
-		char *target = malloc(len + 1);
-		if (target == NULL) {
-			rc = ENOMEM;
-		} else {
-			memcpy(target, data, len);
-			target[len] = '\0';
-			if (symlink(target, full) < 0 || lstat(full, &e->st) < 0)
-				rc = errno;
-			free(target);
-		}
-	} else {
-		/* O_EXCL: nothing already there is ever overwritten. */
-		fd = open(full, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-			  e->mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0777 : 0666);
-		if (fd < 0) {
-			rc = errno;
-		} else {
-			if (write_all(fd, data, len) < 0 || fstat(fd, &e->st) < 0)
-				rc = errno;
-			if (close(fd) < 0 && rc == 0)
-				rc = errno;
-		}
-	}
-	git_odb_object_free(obj);
-	if (rc != 0) {
-		fresh_fail(fw, 2, rc, full);
-		return -1;
-	}
-	return 0;
-}
-
-static void *fresh_worker(void *arg)
-{
-	FreshWrite *fw = (FreshWrite *)arg;
-	git_repository *repo = NULL;
-	git_odb *odb = NULL;
-	size_t cap = strlen(fw->workdir) + 4096;
-	char *full = malloc(cap);
-	int error;
-	if (full == NULL) {
-		fresh_fail(fw, 2, ENOMEM, NULL);
-		return NULL;
-	}
-	error = git_repository_open_bare(&repo, fw->gitdir);
-	if (error == 0)
-		error = git_repository_odb(&odb, repo);
-	if (error < 0)
-		fresh_fail(fw, 1, error, fw->gitdir);
-	while (error == 0 && !atomic_load(&fw->stop)) {
-		size_t i = atomic_fetch_add(&fw->next, 1);
-		if (i >= fw->count)
-			break;
-		if (gt_interrupted) {
-			fresh_fail(fw, 2, EINTR, NULL);
-			break;
-		}
-		if (fresh_write_one(fw, odb, &fw->entries[i], full, cap) < 0)
-			break;
-	}
-	git_odb_free(odb);
-	git_repository_free(repo);
-	free(full);
-	return NULL;
-}
-
-/* A tree entry's name git refuses to check out: ".", "..", ".git" (any case) or one with '/'. */
-static int fresh_bad_name(const char *name)
-{
-	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strcasecmp(name, ".git") == 0 ||
-	       strchr(name, '/') != NULL || name[0] == '\0';
-}
-
-/* git_tree_walk callback: collects folders and entries (C data only). */
-static int on_fresh_entry(const char *root, const git_tree_entry *entry, void *payload)
-{
-	FreshWalk *w = (FreshWalk *)payload;
-	const char *name = git_tree_entry_name(entry);
-	git_filemode_t mode = git_tree_entry_filemode(entry);
-	size_t len = strlen(root) + strlen(name) + 1;
-	char *path;
-	if (fresh_bad_name(name)) {
-		char msg[512];
-		snprintf(msg, sizeof msg, "%s%s: a path git does not check out", root, name);
-		git_error_set_str(GIT_ERROR_TREE, msg);
-		return GIT_EINVALID;
-	}
-	path = malloc(len);
-	if (path == NULL) {
-		git_error_set_oom();
-		return -1;
-	}
-	snprintf(path, len, "%s%s", root, name);
-	if (mode == GIT_FILEMODE_TREE) {
-		if (w->ndirs == w->dcap) {
-			size_t cap = w->dcap ? w->dcap * 2 : 64;
-			char **d = realloc(w->dirs, cap * sizeof *d);
-			if (d == NULL)
-				goto oom;
-			w->dirs = d;
-			w->dcap = cap;
-		}
-		w->dirs[w->ndirs++] = path;
-		return 0;
-	}
-	if (w->count == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 256;
-		FreshEntry *l = realloc(w->list, cap * sizeof *l);
-		if (l == NULL)
-			goto oom;
-		w->list = l;
-		w->cap = cap;
-	}
-	memset(&w->list[w->count], 0, sizeof w->list[w->count]);
-	w->list[w->count].path = path;
-	w->list[w->count].mode = mode;
-	git_oid_cpy(&w->list[w->count].id, git_tree_entry_id(entry));
-	w->count++;
-	return 0;
-oom:
-	free(path);
-	git_error_set_oom();
-	return -1;
-}
-
-static void fresh_walk_free(FreshWalk *w)
-{
-	for (size_t i = 0; i < w->count; i++)
-		free(w->list[i].path);
-	for (size_t i = 0; i < w->ndirs; i++)
-		free(w->dirs[i]);
-	free(w->list);
-	free(w->dirs);
-}
-
-/* Makes the index the written entries, with their stat data; 0 or a libgit2 error. */
-static int fresh_index(git_repository *repo, FreshWalk *w)
-{
-	git_index *index = NULL;
-	int error = git_repository_index(&index, repo);
-	if (error == 0)
-		error = git_index_clear(index);
-	for (size_t i = 0; error == 0 && i < w->count; i++) {
-		const FreshEntry *e = &w->list[i];
-		git_index_entry ie;
-		memset(&ie, 0, sizeof ie);
-		ie.ctime.seconds = (int32_t)e->st.st_ctim.tv_sec;
-		ie.ctime.nanoseconds = (uint32_t)e->st.st_ctim.tv_nsec;
-		ie.mtime.seconds = (int32_t)e->st.st_mtim.tv_sec;
-		ie.mtime.nanoseconds = (uint32_t)e->st.st_mtim.tv_nsec;
-		ie.dev = (uint32_t)e->st.st_dev;
-		ie.ino = (uint32_t)e->st.st_ino;
-		ie.mode = e->mode;
-		ie.uid = (uint32_t)e->st.st_uid;
-		ie.gid = (uint32_t)e->st.st_gid;
-		ie.file_size = e->mode == GIT_FILEMODE_COMMIT ? 0 : (uint32_t)e->st.st_size;
-		git_oid_cpy(&ie.id, &e->id);
-		ie.path = e->path;
-		error = git_index_add(index, &ie);
-	}
-	if (error == 0)
-		error = git_index_write(index);
-	git_index_free(index);
-	return error;
-}
-
-/* repo:write_tree_into(spec [, {jobs = n}]) -> files written | nil, err, code. Writes the tree
-** of `spec` (a commit or tree) into the repository's working tree, which must be new (it holds
-** none of the tree's paths: nothing is overwritten), with `jobs` threads (default: the online
-** CPUs), each reading objects through its own handle; then writes the index, with the stat data
-** of every file written, so that a status hashes nothing. No filter or attribute is applied: only
-** for trees and settings where none converts content (gt.filters). Submodules become empty
-** folders. On error (or an interrupt: "EINTR") what was written stays: the caller removes it. */
-static int r_write_tree_into(lua_State *L)
-{
-	git_repository *repo = checkrepo(L);
-	const char *spec = luaL_checkstring(L, 2);
-	lua_Integer jobs = gt_optfield_integer(L, 3, "jobs", 0);
-	const char *workdir = git_repository_workdir(repo);
-	FreshWalk w;
-	FreshWrite fw;
-	pthread_t *threads = NULL;
-	size_t started = 0, n;
-	git_tree *tree = NULL;
-	char *full = NULL;
-	int error;
-	if (workdir == NULL)
-		return gt_pushfail(L, "EINVALID", "%s: a bare repository has no working tree",
-				   git_repository_path(repo));
-	if (jobs <= 0) {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		jobs = cpus > 0 ? cpus : 1;
-	}
-	if (jobs > 64)
-		jobs = 64;
-	if (!(git_libgit2_features() & GIT_FEATURE_THREADS))
-		jobs = 1; /* a libgit2 built without threads: one worker, the caller waiting */
-	memset(&w, 0, sizeof w);
-	error = lookup_tree(&tree, repo, spec);
-	if (error < 0)
-		return fail_git(L, error, spec);
-	error = git_tree_walk(tree, GIT_TREEWALK_PRE, on_fresh_entry, &w);
-	git_tree_free(tree);
-	if (error < 0) {
-		fresh_walk_free(&w);
-		return fail_git(L, error, spec);
-	}
-	/* Folders first, parents before children (the walk's order), on this thread only. */
-	for (size_t i = 0; i < w.ndirs; i++) {
-		size_t len = strlen(workdir) + strlen(w.dirs[i]) + 1;
-		char *p = realloc(full, len);
-		if (p == NULL) {
-			error = ENOMEM;
-			break;
-		}
-		full = p;
-		snprintf(full, len, "%s%s", workdir, w.dirs[i]);
-		if (gt_interrupted) {
-			error = EINTR;
-			break;
-		}
-		if (mkdir(full, 0777) < 0) {
-			error = errno;
-			break;
-		}
-	}
-	if (error != 0) {
-		fresh_walk_free(&w);
-		if (error == EINTR) {
-			free(full);
-			return gt_pushinterrupted(L);
-		}
-		n = (size_t)gt_pusherrno(L, error, "%s", full ? full : workdir);
-		free(full);
-		return (int)n;
-	}
-	free(full);
-	memset(&fw, 0, sizeof fw);
-	fw.gitdir = git_repository_commondir(repo);
-	fw.workdir = workdir;
-	fw.entries = w.list;
-	fw.count = w.count;
-	atomic_init(&fw.next, 0);
-	atomic_init(&fw.stop, 0);
-	pthread_mutex_init(&fw.lock, NULL);
-	if ((size_t)jobs > w.count)
-		jobs = w.count > 0 ? (lua_Integer)w.count : 1;
-	threads = calloc((size_t)jobs, sizeof *threads);
-	if (threads == NULL)
-		fresh_fail(&fw, 2, ENOMEM, NULL);
-	for (lua_Integer i = 0; threads != NULL && i < jobs; i++) {
-		int rc = pthread_create(&threads[started], NULL, fresh_worker, &fw);
-		if (rc != 0) {
-			fresh_fail(&fw, 2, rc, NULL);
-			break;
-		}
-		started++;
-	}
-	for (size_t i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
-	free(threads);
-	pthread_mutex_destroy(&fw.lock);
-	if (!fw.failed) {
-		error = fresh_index(repo, &w);
-		if (error < 0)
-			fresh_fail(&fw, 1, error, git_repository_path(repo));
-	}
-	n = w.count;
-	fresh_walk_free(&w);
-	if (fw.failed) {
-		int ret;
-		if (fw.failed == 2 && fw.error == EINTR) {
-			ret = gt_pushinterrupted(L);
-		} else if (fw.failed == 2) {
-			ret = gt_pusherrno(L, fw.error, "%s", fw.where ? fw.where : workdir);
-		} else {
-			git_error_set_str(fw.klass,
-					  fw.message ? fw.message : "unknown libgit2 error");
-			ret = gt_pushgiterror(L, fw.error, fw.where ? fw.where : spec, workdir);
-		}
-		free(fw.message);
-		free(fw.where);
-		return ret;
-	}
-	lua_pushinteger(L, (lua_Integer)n);
-	return 1;
-}
-
-/* ---------------------------------------------------------------------------------------- */
 /* Repository methods: submodules */
 
 static void push_optional_oid(lua_State *L, const git_oid *oid, const char *field)
@@ -2377,11 +1911,69 @@ static void push_optional_oid(lua_State *L, const git_oid *oid, const char *fiel
 ** submodules of a repository with a working tree, whatever .gitmodules says about ignoring
 ** them. head and index are the commits the superproject's HEAD and index name for it; workdir is
 ** the commit checked out in its folder (nil when it is not checked out). */
+static int any_config_entry(const git_config_entry *entry, void *payload)
+{
+	(void)entry;
+	*(int *)payload = 1;
+	return 1;
+}
+
+/* Whether the repository can have no submodule at all: no gitlink and no .gitmodules in its
+** index, no .gitmodules in its working tree nor in HEAD's tree, no submodule in its config.
+** git_submodule_foreach reads the whole of HEAD's tree to know; this reads one tree. */
+static int has_no_submodules(git_repository *repo)
+{
+	const char *workdir = git_repository_workdir(repo);
+	gt_PathBuf path = {NULL, 0};
+	git_object *tree = NULL;
+	git_config *cfg = NULL;
+	StIndex ix;
+	int none = 0, in_config = 0, error;
+	if (workdir == NULL || gt_path_join(&path, git_repository_path(repo), "index") < 0)
+		goto done;
+	if (gt_index_read(path.ptr, &ix) != 0) {
+		gt_index_free(&ix);
+		goto done;
+	}
+	none = 1;
+	for (size_t i = 0; i < ix.n && none; i++)
+		none = ix.ents[i].mode != GIT_FILEMODE_COMMIT &&
+		       strcmp(ix.ents[i].path, ".gitmodules") != 0;
+	gt_index_free(&ix);
+	if (!none || gt_path_join(&path, workdir, ".gitmodules") < 0 ||
+	    access(path.ptr, F_OK) == 0 || errno != ENOENT) {
+		none = 0;
+		goto done;
+	}
+	if (git_repository_config_snapshot(&cfg, repo) < 0 ||
+	    git_config_foreach_match(cfg, "^submodule\\.", any_config_entry, &in_config) < 0 ||
+	    in_config) {
+		none = 0;
+		goto done;
+	}
+	error = git_revparse_single(&tree, repo, "HEAD^{tree}");
+	if (error == 0)
+		none = git_tree_entry_byname((git_tree *)tree, ".gitmodules") == NULL;
+	else /* an unborn HEAD has no tree; for another failure, git_submodule_foreach says */
+		none = error == GIT_ENOTFOUND || error == GIT_EUNBORNBRANCH;
+done:
+	git_error_clear();
+	git_object_free(tree);
+	git_config_free(cfg);
+	free(path.ptr);
+	return none;
+}
+
 static int r_submodules(lua_State *L)
 {
 	git_repository *repo = checkrepo(L);
 	git_strarray names = {NULL, 0};
-	int error = git_submodule_foreach(repo, collect_submodule, &names);
+	int error;
+	if (has_no_submodules(repo)) {
+		lua_newtable(L);
+		return 1;
+	}
+	error = git_submodule_foreach(repo, collect_submodule, &names);
 	if (error < 0) {
 		gt_strarray_free(&names);
 		return fail_git(L, error, "submodules");
@@ -2454,7 +2046,7 @@ static const luaL_Reg methods[] = {
     {"worktree_unlock", r_worktree_unlock},
     {"worktree_prune", r_worktree_prune},
     /* status */
-    {"status", r_status},
+    {"status", gt_repo_status},
     /* history */
     {"commits_not_on", r_commits_not_on},
     {"log", r_log},
@@ -2474,7 +2066,7 @@ static const luaL_Reg methods[] = {
     {"commit", r_commit},
     {"index_read_tree", r_index_read_tree},
     {"checkout_to", r_checkout_to},
-    {"write_tree_into", r_write_tree_into},
+    {"write_tree_into", gt_repo_write_tree_into},
     /* submodules */
     {"submodules", r_submodules},
     {NULL, NULL},
@@ -2488,6 +2080,9 @@ static const luaL_Reg metamethods[] = {
 int luaopen_gt_git(lua_State *L)
 {
 	luaL_newlib(L, funcs);
+	/* Known without loading libgit2 (gt --version); the soname pins the ABI. */
+	lua_pushliteral(L, LIBGIT2_VERSION);
+	lua_setfield(L, -2, "LIBGIT2_BUILT");
 	gt_createmeta(L, REPO_TYPE, metamethods, methods);
 	return 1;
 }

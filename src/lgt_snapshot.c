@@ -27,10 +27,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <git2.h>
-#include <git2/sys/repository.h>
-
 #include "gt.h"
+#include "git2_lazy.h"
 
 #define SNAPSHOT_TYPE "gt.Snapshot"
 
@@ -197,6 +195,11 @@ static int keep_match(const git_strarray *keep, const char *rel)
 		}
 	}
 	return 0;
+}
+
+int gt_keep_match(const struct git_strarray *keep, const char *rel)
+{
+	return keep_match(keep, rel);
 }
 
 static int in_list(const git_strarray *a, const char *name)

@@ -15,6 +15,21 @@ function witness.query(fx, sql, ...)
   return rows
 end
 
+--- Waits (a bounded poll, up to `ms`, default 30 s) until the background deleters of the rig's
+--- trash (gt.trash: a remove returns before its folder is deleted) are done: no trash operation
+--- running and nothing left in <rig>/.gt/trash. Returns whether they are.
+function witness.settle(fx, ms)
+  local sys = require("gt.sys")
+  local deadline = sys.clock_ms() + (ms or 30000)
+  while true do
+    local running = witness.query(fx, "SELECT id FROM operations WHERE status = 'running' AND kind = 'trash'")
+    local left = fs.dir(fx.rig .. "/.gt/trash") or {}
+    if #running == 0 and #left == 0 then return true end
+    if sys.clock_ms() > deadline then return false end
+    sys.sleep_ms(20)
+  end
+end
+
 --- The ledger row of polecat `name` of rig `fx.name`, or nil.
 function witness.agent(fx, name)
   return witness.query(fx, "SELECT * FROM agents WHERE id = ?", fx.name .. "/" .. name)[1]
@@ -132,6 +147,7 @@ end
 --- records and locks included), every ref, and the ledger's rows. Two snapshots are equal when
 --- the command changed nothing. `ignore` lists rig files to leave out (as "/.gt/locks/x.lock").
 function witness.snapshot(fx, ignore)
+  witness.settle(fx) -- a remove's background deletion is not a change made after it
   local files = {}
   local ignored = {}
   for _, path in ipairs(ignore or {}) do ignored[path] = true end
@@ -212,6 +228,7 @@ end
 --- polecat's folder, and not in a blob git keeps (a commit of a branch, a salvage, a stash, an
 --- index). The invariant of gt: this is always empty.
 function witness.lost(fx, contents)
+  witness.settle(fx)
   local on_disk = witness.contents_on_disk(fx)
   local kept = witness.reachable_blobs(fx)
   local ids = witness.blob_ids(contents)
@@ -236,6 +253,7 @@ end
 function witness.disagreements(fx)
   local problems = {}
   local function say(...) problems[#problems + 1] = string.format(...) end
+  if not witness.settle(fx) then say("the trash of rig %s is not deleted", fx.name) end
   local live = {}
   for _, a in ipairs(witness.query(fx, "SELECT * FROM agents WHERE rig = ?", fx.name)) do
     if a.state ~= "removed" and a.state ~= "failed" then live[a.name] = a end

@@ -30,6 +30,7 @@ local rig = require("gt.rig")
 local salvage = require("gt.salvage")
 local reap = require("gt.reap")
 local journal = require("gt.polecat.journal")
+local trash = require("gt.trash")
 local polecat = require("gt.polecat")
 local sweep = require("gt.sweep")
 local session = require("gt.session")
@@ -119,7 +120,7 @@ local function check_interrupted(report, r)
   local busy = {}
   for _, op in ipairs(store.ops_running(r.town:ledger())) do
     local rig_name, name = layout.split_id(op.agent)
-    if rig_name == r.name then
+    if rig_name == r.name and op.kind ~= trash.KIND then -- the trash: check_trash
       busy[name] = true
       -- A reuse (keyed by the new name) holds the idle polecat's worktree too (gt.polecat.idle).
       if op.kind == "reuse" and op.data.old then busy[op.data.old] = true end
@@ -296,6 +297,35 @@ local function check_folders(report, r, owners)
   end
 end
 
+--- The rig's trash (gt.trash): an entry whose background deletion was interrupted (its
+--- deleter killed, or never started) is emptied by --fix, proven as it goes; an entry no
+--- operation knows is left to the user. An entry a deleter is at work on is left alone.
+local function check_trash(report, r)
+  local known = {}
+  for _, op in ipairs(store.ops_running(r.town:ledger())) do
+    if op.data.entry then known[op.data.entry] = true end
+  end
+  for _, item in ipairs(trash.pending(r)) do
+    local what = ("the deletion of %s (a removed polecat's folder) was interrupted"):format(item.path)
+    if not trash.busy(item) then
+      report:error("trash", what .. " (gt doctor --fix finishes it)", { name = item.op.data.name,
+        path = item.path, fix = function()
+          -- A deleter started meanwhile (by a remove this run made) is waited for.
+          trash.empty(r, item, { wait = true })
+          return true, what .. ": finished"
+        end })
+    end
+  end
+  local root = layout.trash_root(r.root)
+  for _, n in ipairs(fs.dir(root) or {}) do
+    local path = root .. "/" .. n
+    if not known[path] then
+      report:warn("stray-trash", ("%s is what is left of a removal gt no longer knows of; look at it, " ..
+        "then delete it yourself"):format(path), { path = path })
+    end
+  end
+end
+
 --- Checks rig `r` (an open gt.Rig) into `report`.
 function doctor.check_rig(report, r)
   check_default_branch(report, r)
@@ -305,6 +335,7 @@ function doctor.check_rig(report, r)
   local owners = sweep.owners(r)
   check_branches(report, r, owners)
   check_folders(report, r, owners)
+  check_trash(report, r)
   check_git_locks(report, r)
   check_sessions(report, r)
 end

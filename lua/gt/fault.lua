@@ -23,7 +23,12 @@ fault.POINTS = {
   -- gt polecat remove: classified, saved, journaled; then gt.reap's steps; then marked removed
   "remove.classified", "remove.salvaged", "remove.journaled",
   "reap.move", "reap.delete", "reap.prune", "reap.branch",
+  -- (a remove that returns at once: its folder and record moved into the trash, gt.reap.detach)
+  "remove.moved",
   "remove.done",
+  -- the background deleter of a removed polecat's trash (gt.trash): before its proof, then
+  -- half-way through the deletion (the worktree's files gone, the rest not)
+  "trash.prove", "trash.delete",
   -- gt polecat done: the idle transition journaled, then HEAD detached
   "done.journaled", "done.detached",
   -- gt polecat add reusing an idle polecat: journaled, branch made, worktree moved, checked out

@@ -10,6 +10,9 @@
 ---   <town>/<rig>/.gt/logs/         <name>.log (a detached session's output), <name>.exit
 ---   <town>/<rig>/polecats/<name>/<rig>/   a polecat's worktree
 ---   <town>/<rig>/polecats/.trash-<name>-<stamp>/  a removal under way (gt.reap)
+---   <town>/<rig>/.gt/trash/<name>-<stamp>/  home/ and record/ of a removed polecat, deleted in
+---                                           the background (gt.trash); lock: its `lock` file
+---   <town>/.gt/logs/trash.log      the background deleters' output (gt.trash)
 ---   <dir>/.gt/init.lua, <dir>/.gt/lua/   user code of a town or rig (gt.startup)
 ---   refs/gt/salvage/<rig>/<name>/<stamp>  work gt saved (gt.salvage)
 ---
@@ -95,6 +98,22 @@ end
 
 --- True if `entry`, a name in the polecats folder, is a removal's trash folder.
 function layout.is_trash(entry) return entry:match("^%.trash%-") ~= nil end
+
+--- The folder of the rig's trash: what removals moved aside, deleted in the background.
+function layout.trash_root(rig_root) return rig_root .. "/.gt/trash" end
+
+--- The trash entry of a removal of polecat `name` (`stamp` keeps two apart): it holds `home`
+--- (the polecat's folder), `record` (git's record of its worktree) and `lock`.
+function layout.trash_entry(rig_root, name, stamp)
+  return ("%s/.gt/trash/%s-%s"):format(rig_root, name, stamp)
+end
+
+--- The journal key of the background deletion of trash entry `entry` (its folder's name) of rig
+--- `rig_name`: "<rig>/.trash/<entry>" (no polecat's id: names start with a letter or digit).
+function layout.trash_key(rig_name, entry) return rig_name .. "/.trash/" .. entry end
+
+--- The log the background deleters of the town's trash append to.
+function layout.trash_log(town_root) return town_root .. "/.gt/logs/trash.log" end
 
 --- The place trust of a file stands for: a polecat's worktree file <rig>/polecats/<name>/<rig>/<file>
 --- stands for that file in every polecat of the rig (gt.trust).

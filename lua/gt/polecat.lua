@@ -20,6 +20,7 @@ local usercode = require("gt.usercode")
 local safety = require("gt.safety")
 local salvage = require("gt.salvage")
 local reap = require("gt.reap")
+local trash = require("gt.trash")
 local namepool = require("gt.namepool")
 local fault = require("gt.fault")
 local spawn = require("gt.polecat.spawn")
@@ -69,6 +70,7 @@ function polecat.add(rig, name, opts)
   if claim then fault.point("add.named") end
   local lk <close> = not claim and rig:lock(layout.polecat_lock(name), "gt polecat add " .. name) or nil
   journal.recover(rig, name)
+  trash.resume(rig) -- a background deletion that was killed goes on (gt.trash)
 
   ctx = ctx or spawn.context(rig, name, opts.issue, sys.now_ms())
   ctx.start_ref = opts.start_ref
@@ -256,10 +258,19 @@ function polecat.describe_plan(rig, entry, opts)
   elseif saves(entry, opts) then
     steps[#steps + 1] = "save unsaved work under " .. layout.salvage_prefix(rig.name, entry.name) .. "/<stamp>"
   end
-  steps[#steps + 1] = "delete " .. entry.home
-  steps[#steps + 1] = "prune git's worktree record " .. entry.name
+  if entry.background then
+    steps[#steps + 1] = ("move %s and git's worktree record %s into %s"):format(entry.home, entry.name,
+      layout.trash_entry(rig.root, entry.name, "<stamp>"))
+  else
+    steps[#steps + 1] = "delete " .. entry.home
+    steps[#steps + 1] = "prune git's worktree record " .. entry.name
+  end
   if entry.agent.branch then steps[#steps + 1] = "delete branch " .. entry.agent.branch end
   steps[#steps + 1] = "mark " .. layout.id(rig.name, entry.name) .. " removed in the ledger"
+  if entry.background then
+    steps[#steps + 1] = "delete the trash in the background: prove what it holds, save what " ..
+      "appeared since, delete the rest"
+  end
   return steps
 end
 
@@ -319,9 +330,19 @@ local function remove_one(rig, entry, opts)
   end)
   fault.point("remove.journaled")
   -- A plain remove found it safe: anything found now appeared since, and the folder is put
-  -- back. A --force remove saves that too.
+  -- back. A --force remove saves that too. Returning at once (entry.background), the folder is
+  -- only moved into the trash here, proven and deleted later (gt.trash): what appeared since
+  -- is saved then.
   local policy = opts.force and "salvage" or "restore"
-  local ok, result = xpcall(reap.run, errors.handler, rig, facts, policy, journal.persister(db, op))
+  local persist = journal.persister(db, op)
+  local ok, result
+  if entry.background then
+    ok, result = xpcall(reap.detach, errors.handler, rig, facts, persist)
+    if ok and not result then entry.background = false end -- not movable: taken apart here
+  end
+  if not entry.background then
+    ok, result = xpcall(reap.run, errors.handler, rig, facts, policy, persist)
+  end
   if not ok then
     if errors.is(result) and result.restored then
       -- Nothing was deleted: the polecat is as it was.
@@ -338,21 +359,28 @@ local function remove_one(rig, entry, opts)
   fault.point("remove.done")
   store.tx(db, function()
     store.agent_set_state(db, agent.id, "removed", "removed",
-      { salvage = facts.salvage, discarded = discard, kept_branch = result.kept_branch })
+      { salvage = facts.salvage, discarded = discard, kept_branch = result.kept_branch,
+        trash = entry.background and facts.entry or nil })
     store.op_finish(db, op, "done")
+    if entry.background then trash.journal(db, rig, facts) end
   end)
   local last = result.salvages[#result.salvages]
   return { name = name, safe = report.safe, report = report, discarded = discard,
-    salvage = last and { ref = last.ref, commit = last.commit } or saved }
+    salvage = last and { ref = last.ref, commit = last.commit } or saved,
+    trash = entry.background and facts.entry or nil }
 end
 
 --- Removes polecats `list` (names) of `rig`. opts: force (save unsaved work, then remove),
---- discard (with force: do not save it), dry_run (return the plan, change nothing).
+--- discard (with force: do not save it), dry_run (return the plan, change nothing), background
+--- (return once each polecat's folder and record are moved into the rig's trash, its branch
+--- deleted and it is marked removed; a detached gt deletes the trash: gt.trash. Else, and for
+--- a polecat with submodules or whose folder cannot be moved, all is done before returning).
 --- Without force, refuses (exit 3) if any of them holds work that exists nowhere else; with it,
 --- refuses when some of that work cannot be saved (a nested repository, a submodule's work,
 --- what cannot be read) unless discard. Nothing is removed then. A name whose interrupted
 --- operation recovery ends counts as removed. Returns a list of { name, safe, salvage =
---- {ref, commit} | nil, report, steps (dry run), recovered }.
+--- {ref, commit} | nil, report, steps (dry run), recovered, trash (the entry deleted in the
+--- background) }.
 function polecat.remove(rig, list, opts)
   opts = opts or {}
   if opts.discard and not opts.force then
@@ -365,8 +393,12 @@ function polecat.remove(rig, list, opts)
   end
   table.sort(unique) -- locks are always taken in the same order
   if not opts.dry_run then hooks.check_loaded() end
+  if not opts.dry_run then trash.resume(rig) end -- a background deletion that was killed goes on
   local locks <close> = lock_set()
   local plan, finished = plan_remove(rig, unique, locks, opts)
+  for _, entry in ipairs(plan) do
+    entry.background = opts.background and reap.detachable(rig, entry.name, entry.home, entry.agent.worktree) or nil
+  end
 
   for _, entry in ipairs(plan) do
     if not entry.report.worktree_missing then
@@ -404,13 +436,22 @@ function polecat.remove(rig, list, opts)
   end
 
   local hook_errors = {}
+  local detached = {}
   for _, entry in ipairs(plan) do
     local r = remove_one(rig, entry, opts)
     results[#results + 1] = r
+    if r.trash then detached[#detached + 1] = r.trash:match("[^/]+$") end
     local post = remove_context(rig, entry, opts)
     post.salvage = r.salvage and r.salvage.ref
     local ok, err = pcall(hooks.run, "post_remove", post, { scope = entry.agent.id })
     if not ok then hook_errors[#hook_errors + 1] = entry.name .. ": " .. tostring(err) end
+  end
+  if #detached > 0 then
+    local pid, err = trash.start(rig, detached)
+    if not pid then
+      output.warn("could not start deleting the trash (%s): the next gt polecat add or remove in " ..
+        "rig %s, or gt doctor --fix, deletes it", err, rig.name)
+    end
   end
   if #hook_errors > 0 then
     results.hook_errors = hook_errors

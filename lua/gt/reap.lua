@@ -19,7 +19,12 @@
 ---
 --- The facts are a plain table, kept in the journal (the operation's data), so that a killed
 --- command can be finished from them alone: { id, name, home, trash, branch, tip, head,
---- covered = {tree ids}, strays_covered, keep, salvage, salvage_commit, discard, delete_branch }.
+--- covered = {tree ids}, strays_covered, keep, salvage, salvage_commit, discard, delete_branch,
+--- entry, record }.
+---
+--- A removal that returns at once (gt polecat remove) splits this: reap.detach moves the folder
+--- and git's record into a trash entry (<rig>/.gt/trash/<name>-<stamp>/home and record) and
+--- deletes the branch (4); reap.empty, in a background deleter (gt.trash), does 1 and 3 there.
 local fs = require("gt.fs")
 local sys = require("gt.sys")
 local errors = require("gt.errors")
@@ -170,11 +175,18 @@ function prove_worktree(repo, checkout, dir, index, found, depth, keep)
   return s, tree, index_tree
 end
 
---- The git folders under git's record of polecat `name`'s worktree (`modules/`: the
+--- Where git's record of polecat facts.name's worktree is: in the trash entry, once a removal
+--- that returns at once moved it there (facts.record), else in the repository.
+local function record_of(rig, facts)
+  if facts.record and fs.lstat(facts.record) then return facts.record, true end
+  return layout.worktree_admin(rig:repo():commondir(), facts.name), false
+end
+
+--- The git folders under git's record of polecat facts.name's worktree (`modules/`: the
 --- repositories of its submodules, checked out or not), each proven to hold nothing its
 --- remotes lack, unless `proven` (a set of git folders) has it. Raises a refusal otherwise.
-local function prove_modules(rig, name, proven)
-  for _, m in ipairs(safety.module_gitdirs(layout.worktree_admin(rig:repo():commondir(), name))) do
+local function prove_modules(rig, facts, proven)
+  for _, m in ipairs(safety.module_gitdirs((record_of(rig, facts)))) do
     if not proven[fs.realpath(m.gitdir) or m.gitdir] then
       local r <close> = check_doing("opening " .. m.gitdir, git.open(m.gitdir, { bare = true }))
       local held = {}
@@ -197,13 +209,20 @@ local function prove(rig, facts, dir, moved)
   proof.open = setmetatable({}, { __close = function(list)
     for _, s in ipairs(list) do s:close() end
   end })
+  -- A record moved into the trash is read from there; the worktree's .git file names where it
+  -- was, which a new polecat of the name may have by now: it is never followed then.
+  local record, record_moved = record_of(rig, facts)
+  local function open_checkout(wt)
+    if record_moved then return nil end
+    return git.open(wt)
+  end
   local ok, err = pcall(function()
     local wt = dir .. "/" .. rig.name
     if fs.lstat(wt) then
       if moved then
         -- Where the folder was moved, a submodule's config names the folder as it was: taking
         -- the worktree would open it. Proven to hold nothing their remotes lack, they go first.
-        local w <close> = git.open(wt)
+        local w <close> = open_checkout(wt)
         for _, sub in ipairs(w and w:submodules() or {}) do
           local subdir = wt .. "/" .. sub.path
           local gitdir = reap.gitdir_of(subdir)
@@ -217,16 +236,16 @@ local function prove(rig, facts, dir, moved)
         end
       end
       local found = proof.found
-      local w <close> = git.open(wt)
-      local pok, s, tree, index_tree = pcall(prove_worktree, repo, w, wt,
-        salvage.index_path(rig, facts.name), found, 1, facts.keep)
+      local w <close> = open_checkout(wt)
+      local pok, s, tree, index_tree = pcall(prove_worktree, repo, w, wt, record .. "/index", found, 1,
+        facts.keep)
       for _, e in ipairs(found) do proof.open[#proof.open + 1] = e.snap end
       if not pok then error(s, 0) end
       proof.open[#proof.open + 1] = s
       proof.wt, proof.wsnap, proof.tree, proof.index_tree = wt, s, tree, index_tree
       local proven = {}
       for _, e in ipairs(found) do proven[fs.realpath(e.gitdir) or e.gitdir] = true end
-      prove_modules(rig, facts.name, proven)
+      prove_modules(rig, facts, proven)
       local lost = reap.uncovered(repo, tree, facts.covered)
       local is_repo = {}
       for _, e in ipairs(found) do is_repo[e.dir:sub(#wt + 2)] = true end
@@ -243,7 +262,7 @@ local function prove(rig, facts, dir, moved)
         if #staged > 0 then proof.lines[#proof.lines + 1] = "staged changes: " .. output.some(staged, 5) end
       end
     else
-      prove_modules(rig, facts.name, {})
+      prove_modules(rig, facts, {})
     end
     local names = {}
     for _, n in ipairs(check_doing("reading " .. dir, fs.dir(dir))) do
@@ -318,8 +337,9 @@ local function settle(rig, facts, proof, policy, persist, result)
   end
 end
 
---- Deletes what `proof` proved, the folder being at `dir` now.
-local function delete(facts, proof, dir)
+--- Deletes what `proof` proved, the folder being at `dir` now. `midway`: called once the
+--- worktree's files are gone, before what is beside it (a fault point of the background).
+local function delete(facts, proof, dir, midway)
   local function finish(ok, err, code)
     if ok then return end
     if code == "EINTR" then errors.raise("interrupted", "interrupted") end
@@ -332,6 +352,7 @@ local function delete(facts, proof, dir)
     finish(proof.wsnap:remove({ dotgit = true, dir = moved(proof.wt) }))
     finish(fs.rmdir(moved(proof.wt)))
   end
+  if midway then midway() end
   if proof.ssnap then finish(proof.ssnap:remove({ dir = dir })) end
   finish(fs.rmdir(dir))
 end
@@ -405,6 +426,33 @@ local function delete_branch(rig, facts, result)
   end
 end
 
+--- Takes apart what a removal moved aside: the folder at facts.trash (proven again, what is
+--- unsaved settled by `policy`, then deleted as proven), git's record moved to facts.record
+--- (once the repositories of its submodules are proven) and the trash entry facts.entry that
+--- held them. at = { proven = fn (before the deletion), midway = fn (see delete) }.
+local function empty_trash(rig, facts, policy, persist, result, at)
+  if facts.trash and fs.lstat(facts.trash) then
+    if facts.discard then
+      check_doing("removing " .. facts.trash, fs.remove_tree(facts.trash))
+    else
+      local p = prove(rig, facts, facts.trash, true)
+      local _ <close> = p.open
+      settle(rig, facts, p, policy == "restore" and "refuse" or policy, persist, result)
+      if at.proven then at.proven() end
+      delete(facts, p, facts.trash, at.midway)
+    end
+  end
+  if facts.record and fs.lstat(facts.record) then
+    if not facts.discard then prove_modules(rig, facts, {}) end
+    check_doing("removing " .. facts.record, fs.remove_tree(facts.record))
+  end
+  if facts.entry and fs.lstat(facts.entry) then
+    -- Its lock file goes too (a deleter holding it keeps its hold): a later one finds no entry.
+    os.remove(facts.entry .. "/lock")
+    check_doing("removing " .. facts.entry, fs.rmdir(facts.entry))
+  end
+end
+
 --- Takes polecat facts.name of `rig` apart: its folder (and a trash folder an earlier attempt
 --- left), git's record of its worktree, and (with facts.delete_branch) its branch. policy, for
 --- work that is not in facts.covered: "salvage" saves it first; "restore" refuses, marked
@@ -417,17 +465,7 @@ function reap.run(rig, facts, policy, persist)
   persist = persist or function() end
   facts.covered = facts.covered or {}
   local result = { salvages = {} }
-  if facts.trash and fs.lstat(facts.trash) then
-    if facts.discard then
-      check_doing("removing " .. facts.trash, fs.remove_tree(facts.trash))
-    else
-      local p = prove(rig, facts, facts.trash, true)
-      local _ <close> = p.open
-      settle(rig, facts, p, policy == "restore" and "refuse" or policy, persist, result)
-      fault.point("reap.delete")
-      delete(facts, p, facts.trash)
-    end
-  end
+  empty_trash(rig, facts, policy, persist, result, { proven = function() fault.point("reap.delete") end })
   if fs.lstat(facts.home) then
     if facts.discard then
       check_doing("removing " .. facts.home, fs.remove_tree(facts.home))
@@ -461,12 +499,79 @@ function reap.run(rig, facts, policy, persist)
   end
   fault.point("reap.prune")
   local lk <close> = rig:lock("git", "gt polecat remove " .. facts.name)
-  if not facts.discard then prove_modules(rig, facts.name, {}) end
+  if not facts.discard then prove_modules(rig, facts, {}) end
   reap.prune_record(rig:repo(), facts.name)
   if facts.delete_branch and facts.branch then
     fault.point("reap.branch")
     delete_branch(rig, facts, result)
   end
+  return result
+end
+
+--- Whether polecat `name`'s removal can return at once (reap.detach): its folder `home` is
+--- there, holding the worktree `classified` (the path gt.safety.classify read: what is moved
+--- is what the gate saw), and neither its worktree nor git's record of it holds submodules
+--- (their repositories are proven before anything moves, by reap.run).
+function reap.detachable(rig, name, home, classified)
+  local admin = layout.worktree_admin(rig:repo():commondir(), name)
+  return classified == layout.worktree(rig.root, rig.name, name) and
+    fs.lstat(home) ~= nil and fs.lstat(admin .. "/gitdir") ~= nil and
+    fs.lstat(admin .. "/modules") == nil and fs.lstat(layout.worktree(rig.root, rig.name, name) ..
+      "/.gitmodules") == nil
+end
+
+--- The part of a removal that cannot wait (gt polecat remove, which returns at once): polecat
+--- facts.name's folder and git's record of its worktree are each renamed, in one step, into a
+--- new trash entry (facts.entry, learnt by the journal first), and its branch is deleted while
+--- it is at the commit proven safe (as reap.run does). Nothing is proven here: gt.safety.classify
+--- (and the salvage of --force) was the gate; the folder is proven when the trash entry is
+--- emptied (reap.empty), and anything written since is saved then. Returns { salvages,
+--- kept_branch }, or nil when the folder cannot be renamed there (another file system): nothing
+--- was moved, and reap.run takes it apart instead.
+function reap.detach(rig, facts, persist)
+  persist = persist or function() end
+  facts.covered = facts.covered or {}
+  local result = { salvages = {} }
+  local entry = layout.trash_entry(rig.root, facts.name, branch.base36(sys.now_ms()))
+  facts.entry, facts.trash, facts.record = entry, entry .. "/home", entry .. "/record"
+  persist(facts)
+  check_doing("creating " .. entry, fs.mkdir_p(entry))
+  local ok, err, code = fs.rename(facts.home, facts.trash)
+  if not ok then
+    fs.rmdir(entry)
+    facts.entry, facts.trash, facts.record = nil, nil, nil
+    persist(facts)
+    if code == "EXDEV" or code == "EBUSY" or code == "EINVALID" then return nil end
+    check_doing("moving " .. facts.home .. " aside", nil, err, code)
+  end
+  local lk <close> = rig:lock("git", "gt polecat remove " .. facts.name)
+  local repo = rig:repo()
+  ok = fs.rename(layout.worktree_admin(repo:commondir(), facts.name), facts.record)
+  if not ok then
+    -- Not movable (or gone): pruned where it is; the proof then reads every file.
+    facts.record = nil
+    persist(facts)
+    reap.prune_record(repo, facts.name)
+  end
+  fault.point("remove.moved")
+  if facts.delete_branch and facts.branch then
+    delete_branch(rig, facts, result)
+  end
+  return result
+end
+
+--- Empties the trash entry reap.detach made for facts.name (the background deleter of
+--- gt.trash, holding the entry's lock, or recovery): what the folder holds is proven, and
+--- anything unsaved (written after the polecat was classified) is saved in a salvage before
+--- the folder is deleted, file by file as proven; a file that changes meanwhile stops it
+--- (ECHANGED), to be proven again by the next attempt. With facts.discard, deleted unproven.
+--- Returns { salvages }.
+function reap.empty(rig, facts, persist)
+  facts.covered = facts.covered or {}
+  local result = { salvages = {} }
+  fault.point("trash.prove")
+  empty_trash(rig, facts, "salvage", persist or function() end, result,
+    { midway = function() fault.point("trash.delete") end })
   return result
 end
 

@@ -16,6 +16,7 @@ local branch = require("gt.branch")
 local store = require("gt.store")
 local rig = require("gt.rig")
 local polecat = require("gt.polecat")
+local trash = require("gt.trash")
 
 local rig_remove = {}
 
@@ -56,6 +57,9 @@ function rig_remove.run(town, name, opts)
   if #plan.polecats > 0 then
     polecat.remove(r, plan.polecats, { force = opts.force })
   end
+  -- What earlier removes left to delete in the background is deleted (proven) first: the
+  -- moved folder may be deleted whole.
+  for _, item in ipairs(trash.pending(r)) do trash.empty(r, item, { wait = true }) end
   r:close()
   errors.check_doing("creating " .. layout.dotgt(town.root) .. "/removed",
     fs.mkdir_p(layout.dotgt(town.root) .. "/removed"))

@@ -66,37 +66,22 @@ function safety.unpushed(repo, tips, base, limit)
   return list, total, total > 0 and all_absorbed
 end
 
---- Reads the status of the worktree open as `w` at `path` into report (a classification), with
---- `keep` the patterns of ignored files --force keeps. The repositories nested in it (ignored
---- folders included) go in report.repos. Returns the worktree's HEAD.
-local function read_worktree(report, w, path, keep)
-  local status, serr = w:status()
-  local seen = {}
+--- Reads the status of the worktree open as `w` into report (a classification), with
+--- `keep` the patterns of ignored files --force keeps: one walk of the worktree, ignored folders
+--- included (what git's status skips without a word: folders it cannot read, ignored content).
+--- The repositories nested in it (ignored folders included) go in report.repos. Returns the
+--- worktree's HEAD.
+local function read_worktree(report, w, keep)
+  local status, serr = w:status({ ignored = true, keep = keep })
   if not status then
     unreadable(report, ".", serr)
   else
     report.staged, report.unstaged = status.staged, status.unstaged
     report.untracked, report.conflicted = status.untracked, status.conflicted
     for _, p in ipairs(status.unreadable) do unreadable(report, p, "cannot be read") end
-    for _, p in ipairs(status.nested) do
-      p = p:gsub("/$", "")
-      seen[p] = true
-      report.repos[#report.repos + 1] = p
-    end
-  end
-  -- What git's status skips without a word: folders it cannot read, ignored content.
-  local s <close>, ferr = snapshot.open(w, path, { index = w:gitdir() .. "index" })
-  local found
-  if s then found, ferr = s:scan({ keep = keep }) end
-  if not found then
-    unreadable(report, ".", ferr)
-  else
-    for _, u in ipairs(found.unreadable) do unreadable(report, u.path, u.reason) end
-    for _, p in ipairs(found.nested) do
-      if not seen[p] then report.repos[#report.repos + 1] = p end
-    end
-    table.sort(found.kept)
-    report.ignored = { files = found.ignored_files, bytes = found.ignored_bytes, kept = found.kept }
+    for _, u in ipairs(status.blocked) do unreadable(report, u.path, u.reason) end
+    for _, p in ipairs(status.nested) do report.repos[#report.repos + 1] = (p:gsub("/$", "")) end
+    report.ignored = status.ignored
   end
   table.sort(report.repos)
   return w:head()
@@ -115,7 +100,7 @@ local read_repositories -- below: a repository may hold repositories too
 --- holds that its own remotes lack. `gitlinks`: commits its superproject names for it.
 local function read_repository(entry, r, dir, gitlinks, depth, gitdirs)
   gitdirs[fs.realpath(r:gitdir()) or r:gitdir()] = true
-  local head = read_worktree(entry, r, dir, nil)
+  local head = read_worktree(entry, r, nil)
   entry.stashes = errors.check(r:stashes())
   local tips = {}
   for _, oid in ipairs({ head and head.oid or false, table.unpack(gitlinks) }) do
@@ -236,7 +221,7 @@ function safety.classify(rig, agent)
     if not w then
       unreadable(report, ".", err)
     else
-      local head = read_worktree(report, w, path, rig:option("keep_ignored"))
+      local head = read_worktree(report, w, rig:option("keep_ignored"))
       if head then
         report.head = head.oid
         head_branch = head.ref and head.ref:match("^refs/heads/(.+)$")

@@ -20,7 +20,24 @@ describe("gt", function()
       assert.equal(cmake:match("project%(gt VERSION ([%d.]+)"), gt.version)
       assert.equal(("gt %s (Lua 5.4, libgit2 %s, sqlite %s)\n"):format(gt.version,
         require("gt.git").libgit2_version(), require("gt.ledger").sqlite_version()), out)
+      assert.equal(require("gt.git").libgit2_version(), require("gt.git").LIBGIT2_BUILT)
       assert.matches("^gt 0%.1%.0 %(Lua 5%.4, libgit2 %d+%.%d+%.%d+, sqlite %d+%.%d+%.%d+%)\n$", out)
+    end)
+
+    -- libgit2 and its 14 libraries are loaded at the first use of git (src/git2_lazy.h): the
+    -- dynamic loader's own log (LD_DEBUG=files) says which libraries a run loaded.
+    it("loads libgit2 only for commands that use git", function()
+      local fx = helpers.fixture()
+      assert.equal(0, (helpers.gt_rig(fx, { "polecat", "add", "ace" })))
+      local function loads(args)
+        local code, _, err = helpers.gt_rig(fx, args, { env = { LD_DEBUG = "files" } })
+        assert.equal(0, code, err)
+        return err:find("file=libgit2", 1, true) ~= nil
+      end
+      assert.is_false(loads({ "--version" }))
+      assert.is_false(loads({ "polecat", "list" }))
+      assert.is_false(loads({ "rig", "list" }))
+      assert.is_true(loads({ "polecat", "status", "ace" }))
     end)
 
     -- gt --version builds a parser without commands (cli.run): what else is on the line must

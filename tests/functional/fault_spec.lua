@@ -113,12 +113,14 @@ local function scenario(point)
   elseif point == "recover.remove" then
     return { prepare = function(fx)
       local contents = polecat_with_work(fx)
-      local r = helpers.gt_fault(fx, "reap.delete=kill", { "polecat", "remove", "--force", "a" })
+      local r = helpers.gt_fault(fx, "reap.delete=kill", { "polecat", "remove", "--wait", "--force", "a" })
       assert.equal(9, r.signal, r.stderr)
       return contents
     end, args = { "polecat", "remove", "--force", "a" } }
-  elseif point:match("^rig_add%.") then
-    return nil -- see below
+  elseif point:match("^rig_add%.") or point:match("^trash%.") then
+    return nil -- see below; the background deleter's: tests/functional/trash_spec.lua
+  elseif point:match("^reap%.") then -- a remove that deletes before it returns
+    return { prepare = polecat_with_work, args = { "polecat", "remove", "--wait", "--force", "a" } }
   end
   return { prepare = polecat_with_work, args = { "polecat", "remove", "--force", "a" } }
 end
@@ -126,7 +128,7 @@ end
 -- The points where the polecat's folder is there, so that the writer writes during the step.
 local FOLDER_AT = {}
 for _, p in ipairs({ "add.folder", "add.worktree", "add.checkout", "add.repo_hooks", "add.working",
-  "add.post_spawn", "remove.classified", "remove.salvaged", "remove.journaled", "reap.move",
+  "add.post_spawn", "remove.classified", "remove.salvaged", "remove.journaled", "reap.move", "remove.moved",
   "reap.delete", "recover.add", "done.journaled", "done.detached", "reuse.journaled", "reuse.branch",
   "reuse.moved", "reuse.checkout", "restore.files", "restore.stashes" }) do
   FOLDER_AT[p] = true

@@ -149,7 +149,7 @@ describe("a remove that fails half-way, while something still writes into the wo
         j=0; while [ ! -e %q ] && [ $j -lt 3000 ]; do sleep 0.005; j=$((j+1)); done
         i=0; while [ $i -lt 150 ]; do echo "w$i" > "w$i.txt" 2>/dev/null; i=$((i+1)); sleep 0.002; done ) &
       GT_FAULT=reap.delete=pause GT_FAULT_PAUSE_MS=100 GT_FAULT_SIGNAL=%q \
-        %q --town %q --rig demo polecat remove --force a
+        %q --town %q --rig demo polecat remove --wait --force a
       echo "exit=$?"
       wait
     ]]):format(wt, signal, signal, gt.executable, fx.town)
@@ -176,7 +176,7 @@ describe("a remove that fails half-way, while something still writes into the wo
     local script = ([[
       ( cd %q && j=0 && while [ ! -e %q ] && [ $j -lt 3000 ]; do sleep 0.005; j=$((j+1)); done
         echo "late change" >> a.txt ) &
-      GT_FAULT=reap.delete=pause GT_FAULT_PAUSE_MS=300 GT_FAULT_SIGNAL=%q %q --town %q --rig demo polecat remove a
+      GT_FAULT=reap.delete=pause GT_FAULT_PAUSE_MS=300 GT_FAULT_SIGNAL=%q %q --town %q --rig demo polecat remove --wait a
       echo "exit=$?"
       wait
     ]]):format(wt, signal, signal, gt.executable, fx.town)

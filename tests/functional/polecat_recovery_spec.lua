@@ -10,9 +10,9 @@ local function kill_add(fx, name, step)
 end
 
 --- Removes polecat `name` (with "--force" if given), killed once its folder is deleted, before
---- git's record and the branch are.
+--- git's record and the branch are (--wait: deleted before it returns).
 local function kill_remove(fx, name, force)
-  return helpers.gt_fault(fx, "reap.prune=kill", { "polecat", "remove", name, force })
+  return helpers.gt_fault(fx, "reap.prune=kill", { "polecat", "remove", "--wait", name, force })
 end
 
 local STEPS = { "fetch", "branch", "folder", "worktree", "checkout", "repo_hooks", "working",

@@ -118,9 +118,15 @@ describe("gt polecat remove", function()
     local results = require("gt.json").decode(out)
     assert.equal(2, #results)
     local ref = git(fx.rig .. "/.repo.git", "for-each-ref", "--format=%(refname)", "refs/gt/salvage/")
-    assert.same({ name = "a", safe = false, dry_run = false, discarded = false,
-      salvage = { ref = ref, commit = git(fx.rig .. "/.repo.git", "rev-parse", ref) } }, results[1])
-    assert.same({ name = "b", safe = true, dry_run = false, discarded = false }, results[2])
+    -- Each folder was moved into the rig's trash, deleted in the background.
+    assert.matches("^" .. (fx.rig .. "/.gt/trash/a-"):gsub("%p", "%%%0") .. "[0-9a-z]+$", results[1].trash)
+    assert.matches("^" .. (fx.rig .. "/.gt/trash/b-"):gsub("%p", "%%%0") .. "[0-9a-z]+$", results[2].trash)
+    assert.same({ name = "a", safe = false, dry_run = false, discarded = false, background = true,
+      trash = results[1].trash, salvage = { ref = ref, commit = git(fx.rig .. "/.repo.git", "rev-parse", ref) } },
+      results[1])
+    assert.same({ name = "b", safe = true, dry_run = false, discarded = false, background = true,
+      trash = results[2].trash }, results[2])
+    assert.is_true(witness.settle(fx))
   end)
 
   it("refuses --discard without --force (exit 2)", function()
@@ -488,6 +494,22 @@ describe("gt polecat remove", function()
       assert.equal("", err)
       assert.equal("would remove polecat a:\n" ..
         "  save unsaved work under refs/gt/salvage/demo/a/<stamp>\n" ..
+        "  move " .. fx.rig .. "/polecats/a and git's worktree record a into " .. fx.rig ..
+        "/.gt/trash/a-<stamp>\n" ..
+        "  delete branch " .. branch .. "\n" ..
+        "  mark demo/a removed in the ledger\n" ..
+        "  delete the trash in the background: prove what it holds, save what appeared since, " ..
+        "delete the rest\n", out)
+      assert.same(before, witness.snapshot(fx))
+    end)
+
+    it("prints the plan of a forced remove --wait, deleting before it returns, and changes nothing", function()
+      helpers.write(wt .. "/x.txt", "a\n")
+      local before = witness.snapshot(fx)
+      local code, out, err = remove(fx, { "a", "--force", "--dry-run", "--wait" })
+      assert.equal(0, code, err)
+      assert.equal("would remove polecat a:\n" ..
+        "  save unsaved work under refs/gt/salvage/demo/a/<stamp>\n" ..
         "  delete " .. fx.rig .. "/polecats/a\n" ..
         "  prune git's worktree record a\n" ..
         "  delete branch " .. branch .. "\n" ..
@@ -497,7 +519,7 @@ describe("gt polecat remove", function()
 
     it("prints the plan of a clean remove and changes nothing", function()
       local before = witness.snapshot(fx)
-      local code, out, err = remove(fx, { "-n", "a" })
+      local code, out, err = remove(fx, { "-n", "a", "--wait" })
       assert.equal(0, code, err)
       assert.equal("would remove polecat a:\n" ..
         "  delete " .. fx.rig .. "/polecats/a\n" ..

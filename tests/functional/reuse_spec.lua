@@ -170,6 +170,28 @@ describe("reusing an idle polecat", function()
     assert.same({ "salvaged", "reused" }, { table.unpack(kinds, #kinds - 1) })
   end)
 
+  -- Classified clean, then written into before the move: the status after the move sees it,
+  -- and the worktree is taken file by file and saved.
+  it("saves a file written after the idle worktree was classified", function()
+    idle_polecat(fx, "a")
+    local wt_a = fx.rig .. "/polecats/a/demo"
+    local signal = fx.dir .. "/classified"
+    local script = ([[
+      ( j=0; while [ ! -e %q ] && [ $j -lt 3000 ]; do sleep 0.005; j=$((j+1)); done
+        echo "written late" > %q/late.txt ) &
+      GT_FAULT=reuse.branch=pause GT_FAULT_PAUSE_MS=300 GT_FAULT_SIGNAL=%q %q --town %q --rig demo polecat add b
+      echo "exit=$?"
+      wait
+    ]]):format(signal, wt_a, signal, _G.gt.executable, fx.town)
+    local r = helpers.run({ "sh", "-c", script })
+    assert.equal("0", r.stdout:match("exit=(%d+)"), r.stderr)
+    local ref = r.stderr:match("saved to (refs/gt/salvage/demo/a/[^;%s]+)")
+    assert.is_string(ref, r.stderr)
+    assert.equal("written late\n", witness.commit_files(fx.rig .. "/.repo.git", ref)["late.txt"])
+    assert_fresh(fx, "b")
+    assert.same({}, witness.lost(fx, { "written late\n" }))
+  end)
+
   it("keeps ignored files (build output) in the worktree it reuses", function()
     helpers.push_commit({ work = fx.work }, ".gitignore", "build/\n")
     idle_polecat(fx, "a")

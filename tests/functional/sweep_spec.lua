@@ -70,7 +70,8 @@ describe("gt polecat remove with a selection", function()
     assert.same({ "c", "d" }, names_of(plan))
     for _, r in ipairs(plan) do
       assert.is_true(r.dry_run)
-      assert.equal("delete " .. fx.rig .. "/polecats/" .. r.name, r.steps[1])
+      assert.equal("move " .. fx.rig .. "/polecats/" .. r.name .. " and git's worktree record " .. r.name ..
+        " into " .. fx.rig .. "/.gt/trash/" .. r.name .. "-<stamp>", r.steps[1])
     end
     assert.same({ "a", "b", "c", "d" }, witness.ls(fx.rig .. "/polecats"))
     local done
@@ -151,7 +152,7 @@ describe("gt polecat nuke", function()
 
     code, out, err = helpers.gt_rig(fx, { "polecat", "nuke", "--all", "--dry-run" })
     assert.equal(0, code, err)
-    assert.matches("^would nuke polecat a:\n  delete ", out)
+    assert.matches("^would nuke polecat a:\n  move ", out)
     assert.matches("\nwould nuke polecat b:\n  refuse: it holds work that exists nowhere else", out)
     assert.same(before, witness.snapshot(fx))
 

@@ -189,6 +189,40 @@ describe("gt.filters", function()
       assert.same({ false }, { filters.needed(open(), "HEAD", db) })
     end)
 
+    describe("plan", function()
+      it("is nil when nothing converts, all with core.autocrlf true or core.eol crlf", function()
+        assert.is_nil(filters.plan(open(), "HEAD", db))
+        commit(".gitattributes", "*.sh text eol=lf\n")
+        git(work, "config", "core.autocrlf", "true")
+        assert.same({ all = true }, filters.plan(open(), "HEAD", db))
+        git(work, "config", "core.autocrlf", "input")
+        git(work, "config", "core.eol", "crlf")
+        assert.same({ rules = {} }, filters.plan(open(), "HEAD", db))
+        git(work, "config", "--unset", "core.autocrlf")
+        assert.same({ all = true }, filters.plan(open(), "HEAD", db))
+      end)
+
+      it("keeps only the rules that may convert on checkout, with their folder", function()
+        commit(".gitattributes", table.concat({ "* text=auto", "*.sh text eol=lf", "*.bat text eol=crlf",
+          "*.c ident", "-x -text", "*.psd filter=lfs -text", "*.u working-tree-encoding=UTF-16",
+          "[attr]dos text eol=crlf", "[attr]dos2 dos", "*.dos dos2", "*.png binary", "# *.y eol=crlf",
+          "!*.neg eol=crlf", "*.q -ident", "" }, "\n"))
+        commit("sub/.gitattributes", "deep/*.x eol=crlf\n")
+        local plan = filters.plan(open(), "HEAD", db)
+        table.sort(plan.rules, function(a, b) return a.base .. a.pattern < b.base .. b.pattern end)
+        assert.same({ { base = "", pattern = "*.bat" }, { base = "", pattern = "*.c" },
+          { base = "", pattern = "*.dos" }, { base = "", pattern = "*.psd" }, { base = "", pattern = "*.u" },
+          { base = "sub/", pattern = "deep/*.x" } }, plan.rules)
+      end)
+
+      it("fails on a quoted pattern that converts: libgit2 does not read those", function()
+        commit(".gitattributes", "\"a b\" eol=crlf\n\"c d\" diff\n")
+        local ok, err = pcall(filters.plan, open(), "HEAD", db)
+        assert.is_false(ok)
+        assert.matches("%.gitattributes: a quoted pattern sets eol=crlf", tostring(err.message or err))
+      end)
+    end)
+
     describe("the user's attributes file (a child gt with its own HOME and XDG_CONFIG_HOME)", function()
       local script
 

@@ -14,7 +14,7 @@ local LAYERS = {
     "gt.luafile", "gt.layout", "gt.locate", "gt.fault", "gt.files", "gt.hooks", "gt.trust",
     "gt.usercode" },
   { name = "town and rig", "gt.store", "gt.filters", "gt.namepool", "gt.town", "gt.rig" },
-  { name = "lifecycle", "gt.safety", "gt.salvage", "gt.reap", "gt.session", "gt.polecat.spawn",
+  { name = "lifecycle", "gt.safety", "gt.salvage", "gt.reap", "gt.trash", "gt.session", "gt.polecat.spawn",
     "gt.polecat.journal", "gt.polecat.idle", "gt.polecat", "gt.sweep", "gt.stats", "gt.rig_remove",
     "gt.doctor" },
   { name = "commands and REPL", "gt.commands", "gt.commands.town", "gt.commands.rig",

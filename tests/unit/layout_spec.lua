@@ -31,6 +31,10 @@ describe("gt.layout", function()
     assert.equal("/home/ana/gt/web/.repo.git/worktrees/fixer",
       layout.worktree_admin(layout.repo(RIG) .. "/", "fixer"))
     assert.equal(RIG .. "/polecats/.trash-fixer-1a2b", layout.trash(RIG, "fixer", "1a2b"))
+    assert.equal(RIG .. "/.gt/trash", layout.trash_root(RIG))
+    assert.equal(RIG .. "/.gt/trash/fixer-1a2b", layout.trash_entry(RIG, "fixer", "1a2b"))
+    assert.equal("web/.trash/fixer-1a2b", layout.trash_key("web", "fixer-1a2b"))
+    assert.equal("/home/ana/gt/.gt/logs/trash.log", layout.trash_log("/home/ana/gt"))
     assert.equal(RIG .. "/.gt/logs", layout.logs(RIG))
     assert.equal(RIG .. "/.gt/logs/fixer.log", layout.log(RIG, "fixer"))
     assert.equal(RIG .. "/.gt/logs/fixer.exit", layout.session_exit(RIG, "fixer"))
@@ -124,6 +128,7 @@ return required, functions
     -- The functions exercised above are all there are.
     assert.same({ "dotgt", "home", "id", "init_file", "is_trash", "ledger", "lock", "locks", "log", "logs", "module_root",
       "polecat_lock", "polecats", "removed_rig", "repo", "rig_add_lock", "rig_config", "rig_root", "salvage_prefix", "salvages",
-      "session_exit", "split_id", "town_config", "town_locks", "trash", "trust_scope", "worktree", "worktree_admin" }, functions)
+      "session_exit", "split_id", "town_config", "town_locks", "trash", "trash_entry", "trash_key", "trash_log",
+      "trash_root", "trust_scope", "worktree", "worktree_admin" }, functions)
   end)
 end)

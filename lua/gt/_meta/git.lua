@@ -33,9 +33,13 @@ function git.open(path) end
 ---@return string? code
 function git.clone(url, path, opts) end
 
---- Returns libgit2's version ("1.5.1").
+--- Returns libgit2's version ("1.5.1"); loads libgit2 (src/git2_lazy.h).
 ---@return string
 function git.libgit2_version() end
+
+--- The libgit2 version gt was built against, known without loading it ("1.5.1").
+---@type string
+git.LIBGIT2_BUILT = ""
 
 ---@class gt.Repo
 local Repo = {}
@@ -153,8 +157,10 @@ function Repo:checkout_head(opts) end
 --- revision: what the working tree is known to hold; default HEAD's tree) and the target are
 --- written or removed, and a file that is not as the baseline has it where the target changes it
 --- is a conflict ("ECONFLICT": nothing is written). Untracked and ignored files stay, unless
---- remove_untracked (ignored ones always stay). Returns how many files it wrote or removed.
----@param opts? {baseline: string?, force: boolean?, remove_untracked: boolean?, disable_filters: boolean?}
+--- remove_untracked (ignored ones always stay). `paths` (exact paths, not patterns; not empty):
+--- the only paths looked at, so that only their folders are read, not the whole working tree.
+--- Returns how many files it wrote or removed.
+---@param opts? {baseline: string?, force: boolean?, remove_untracked: boolean?, disable_filters: boolean?, paths: string[]?}
 ---@return integer? written
 ---@return string? err
 ---@return string? code
@@ -187,16 +193,26 @@ function Repo:worktree_unlock(name) end
 ---@return string? code
 function Repo:worktree_prune(name, opts) end
 
---- Returns the paths that differ, by kind. Untracked folders are listed file by file; ignored
---- files are not reported; a path may be both staged and unstaged. Edits hidden by the
---- assume-unchanged and skip-worktree flags are seen (the flags are ignored in memory; a
---- skip-worktree file that is absent is not an edit). A folder holding a repository that is not a
---- submodule is listed in `nested` ("dir/"); a file that cannot be read in `unreadable`.
---- Submodules are not looked into: see Repo:submodules.
----@return {staged: string[], unstaged: string[], untracked: string[], conflicted: string[], unreadable: string[], nested: string[]}? status
+---@class gt.Repo.StatusOpts
+---@field ignored? boolean walk ignored folders too: the result then has `ignored` and `blocked`
+---@field keep? string[] patterns (as in .gitignore) of ignored files to list in ignored.kept
+
+--- Returns the paths that differ, by kind (lists sorted), as git status finds them: one walk of
+--- the working tree (a few threads), each tracked file compared with its index entry's stat
+--- data, only a stale or racily clean one hashed; staged changes from the index's tree against
+--- HEAD's. Nothing is written. Untracked folders are listed file by file; ignored files are not
+--- reported; a path may be both staged and unstaged. Edits hidden by the assume-unchanged and
+--- skip-worktree flags are seen (a skip-worktree file that is absent is not an edit). A folder
+--- holding a repository that is not a submodule is listed in `nested` ("dir/") and not walked; a
+--- file that cannot be read in `unreadable`. Submodules are not looked into: see
+--- Repo:submodules. With `ignored`: `ignored` = {files, bytes, kept} counts the ignored files,
+--- `nested` also lists repositories in ignored folders, and `blocked` lists what could not be
+--- listed or lstat'ed (folders git status skips without a word), with the reason.
+---@param opts? gt.Repo.StatusOpts
+---@return {staged: string[], unstaged: string[], untracked: string[], conflicted: string[], unreadable: string[], nested: string[], blocked: {path: string, reason: string}[]?, ignored: {files: integer, bytes: integer, kept: string[]}?}? status
 ---@return string? err
 ---@return string? code
-function Repo:status() end
+function Repo:status(opts) end
 
 --- Lists the submodules of a repository with a working tree, whatever .gitmodules says about
 --- ignoring them: the commits the superproject's HEAD and index name for each, and the one
@@ -287,13 +303,17 @@ function Repo:checkout_to(spec, dir, opts) end
 
 --- Writes the tree of `spec` (a commit or tree) into this repository's working tree, which must
 --- be new (nothing is overwritten), with `jobs` threads (default: the online CPUs), then writes
---- the index with every file's stat data. No filter or attribute applies: only for trees and
---- settings where none converts content (gt.filters.needed). Submodules become empty folders.
---- On error ("EINTR" if interrupted) what was written stays for the caller to remove. Returns
---- how many entries it wrote.
----@param opts? {jobs: integer?}
+--- the index with every file's stat data. The files `filters` may convert (gt.filters.plan: all,
+--- or those a rule's pattern matches below its base folder; spec must then be a commit) are
+--- converted as git converts them: their attributes read (libgit2), then ident, CRLF,
+--- working-tree-encoding and a filter driver's smudge command (run through sh on the calling
+--- thread; a required driver's failure fails the write, "EGIT"; a `process` driver is refused,
+--- "EINVALID"); the others are written as they are. Submodules become empty folders. On error
+--- ("EINTR" if interrupted) what was written stays for the caller to remove. Returns how many
+--- entries it wrote, and the failures git would only report (a filter that is not required).
+---@param opts? {jobs: integer?, filters: {all: boolean?, rules: {base: string, pattern: string}[]?}?}
 ---@return integer? written
----@return string? err
+---@return string[]|string|nil warnings_or_err
 ---@return string? code
 function Repo:write_tree_into(spec, opts) end
 

@@ -1,4 +1,4 @@
---- Built-in commands: gt polecat add|list|status|remove|nuke|history|stats. They parse, call gt.polecat,
+--- Built-in commands: gt polecat add|list|status|remove|nuke|history|stats|empty-trash. They parse, call gt.polecat,
 --- and print.
 local output = require("gt.output")
 local sys = require("gt.sys")
@@ -35,6 +35,7 @@ local function removal(word, verb, summary, description)
     flags = { { "-f --force", "Save unsaved work under refs/gt/salvage/, then remove." },
       { "--discard", "With --force: drop unsaved work instead of saving it." },
       { "-n --dry-run", "Print what would be done; change nothing." },
+      { "--wait", "Delete the folder before returning, instead of in the background." },
       { "--all", "Select every live polecat of the rig." },
       { "--idle", "Select the idle polecats." },
       { "--json", "Print JSON." } },
@@ -48,13 +49,15 @@ local function removal(word, verb, summary, description)
         return 0
       end
       local results = polecat.remove(cmd.rig, names, { force = cmd.args.force,
-        discard = cmd.args.discard, dry_run = cmd.args.dry_run })
+        discard = cmd.args.discard, dry_run = cmd.args.dry_run, background = not cmd.args.wait })
       if cmd.args.json then
         local out = {}
         for i, r in ipairs(results) do
+          -- background: its folder, moved to `trash`, is being deleted by a detached gt.
           out[i] = { name = r.name, safe = r.safe, dry_run = r.dry_run or false,
             salvage = r.salvage and { ref = r.salvage.ref, commit = r.salvage.commit } or nil,
-            discarded = r.discarded or false, steps = r.steps and json.array(r.steps) or nil }
+            discarded = r.discarded or false, steps = r.steps and json.array(r.steps) or nil,
+            background = r.trash ~= nil, trash = r.trash }
         end
         output.json(json.array(out))
       else
@@ -215,7 +218,10 @@ return {
       "stashes on its branch, commits on no remote), nothing is removed and the command exits " ..
       "3, listing that work. --force first saves it under refs/gt/salvage/<rig>/<name>/<stamp> " ..
       "(a commit of the whole working tree plus the branch tip) and says how to get it back; " ..
-      "only --force --discard drops it. --all, --idle or --state S select the polecats instead of names."),
+      "only --force --discard drops it. --all, --idle or --state S select the polecats instead of names. " ..
+      "It returns once the folder and git's record are moved into <rig>/.gt/trash/, the branch " ..
+      "deleted and the polecat marked removed; a detached gt then deletes the trash, proving first " ..
+      "that nothing unsaved goes (gt polecat empty-trash). --wait deletes it before returning."),
   {
     name = "polecat history",
     summary = "Show the events of a polecat, oldest first.",
@@ -257,6 +263,59 @@ return {
             median = ("%d ms"):format(r.median_ms), worst = ("%d ms"):format(r.worst_ms) }
         end })
       return 0
+    end,
+  },
+  {
+    name = "polecat empty-trash",
+    summary = "Delete what removals moved into the rig's trash (what gt polecat remove leaves to a background gt).",
+    description = "Each trash entry (<rig>/.gt/trash/<name>-<stamp>) is proven as a removal proves " ..
+      "a folder: anything unsaved in it (written after its polecat was classified) is saved under " ..
+      "refs/gt/salvage/ first, and only files exactly as proven are deleted. An entry another " ..
+      "deleter is at work on is waited for (with --background: left to it). Without NAMES, every " ..
+      "entry of the rig whose deletion is unfinished.",
+    arguments = { { "names", "Trash entries (<name>-<stamp>).", args = "*" } },
+    flags = { { "--background", "Start a detached gt that deletes them, and return." },
+      { "--skip-busy", "Leave an entry another deleter is at work on (as the detached one does)." },
+      { "-n --dry-run", "Print what would be done; change nothing." }, { "--json", "Print JSON." } },
+    needs = "rig",
+    run = function(cmd)
+      local trash = require("gt.trash")
+      local items, by_name = {}, {}
+      for _, item in ipairs(trash.pending(cmd.rig)) do by_name[item.name] = item end
+      for _, n in ipairs(#cmd.args.names > 0 and cmd.args.names or {}) do
+        if not by_name[n] then errors.raise("notfound", "no trash entry %s to delete in rig %s", n, cmd.rig.name) end
+        items[#items + 1] = by_name[n]
+      end
+      if #cmd.args.names == 0 then
+        for _, item in ipairs(trash.pending(cmd.rig)) do items[#items + 1] = item end
+      end
+      local rows, failed = {}, 0
+      for i, item in ipairs(items) do
+        local holder = trash.busy(item)
+        rows[i] = { name = item.name, path = item.path, result = cmd.args.dry_run and
+          (holder and ("busy: pid " .. holder.pid) or "delete") or nil }
+      end
+      if not cmd.args.dry_run and #items > 0 then
+        if cmd.args.background then
+          local names = {}
+          for i, item in ipairs(items) do names[i] = item.name end
+          local pid = errors.check_doing("starting a deleter", trash.start(cmd.rig, names))
+          for _, r in ipairs(rows) do r.result = "started (pid " .. pid .. ")" end
+        else
+          for i, item in ipairs(items) do
+            local ok, result = pcall(trash.empty, cmd.rig, item, { wait = not cmd.args.skip_busy })
+            if not ok then
+              failed = failed + 1
+              io.stderr:write("gt: ", errors.is(result) and result.message or tostring(result), "\n")
+              result = "failed"
+            end
+            rows[i].result = result
+          end
+        end
+      end
+      output.listing(rows, { json = cmd.args.json, none = "the trash is empty",
+        columns = { { "name", "ENTRY" }, { "result", cmd.args.dry_run and "PLAN" or "RESULT" } } })
+      return failed > 0 and 1 or 0
     end,
   },
   removal("nuke", { would = "nuke", did = "nuked" },

@@ -451,11 +451,29 @@ local function move(rig, data)
   if not ok and code ~= "ELOCKED" then check_doing("locking worktree " .. data.new, ok, err, code) end
 end
 
+--- The tree the moved worktree holds when its status (stat data against the index: no file
+--- read) finds it exactly as HEAD: nothing staged, changed, untracked, conflicted, unreadable
+--- or nested, and HEAD where it was classified. Else nil: prove takes it file by file.
+local function clean_tree(repo, data)
+  local w <close> = git.open(data.path)
+  local st = w and w:status()
+  if not st or #st.staged + #st.unstaged + #st.untracked + #st.conflicted + #st.unreadable +
+      #st.nested > 0 then
+    return nil
+  end
+  local head = w:head()
+  if not head or head.oid ~= data.old_head then return nil end
+  return repo:tree_of(head.oid)
+end
+
 --- Saves, in a salvage of the old polecat, what the moved worktree holds that no tree of
 --- data.covered (nor the start commit's) has: what was written into it since it was classified,
 --- or since a killed reuse. Returns the tree of the worktree as it is now (to check out from).
 local function prove(rig, data, persist)
   local repo = rig:repo()
+  -- The common case: still as classified; HEAD's tree is covered (idle.reuse).
+  local clean = clean_tree(repo, data)
+  if clean then return clean, true end
   local _ <close>, tree, index_tree = salvage.take_worktree(rig, data.new, data.path, nil, nil)
   local covered = { table.unpack(data.covered) }
   covered[#covered + 1] = check(repo:tree_of(data.start))
@@ -486,11 +504,26 @@ end
 --- Checks the new branch out in the moved worktree: only the files that differ between what
 --- the worktree holds (proven saved) and the start commit are written or removed; then HEAD.
 local function checkout(rig, data, persist)
-  local tree = prove(rig, data, persist)
-  local needs = filters.needed(rig:repo(), data.start, rig.town:ledger())
+  local repo = rig:repo()
+  local tree, clean = prove(rig, data, persist)
+  -- A clean worktree (its index is HEAD's tree): only the paths that differ are looked at, so
+  -- that libgit2 reads their folders alone, not the whole working tree (docs/design.md §4.11).
+  -- Otherwise all of it, so that the index becomes the start's everywhere.
+  local paths
+  if clean then
+    paths = {}
+    for _, c in ipairs(check_doing("comparing trees",
+      repo:diff_trees(tree, check(repo:tree_of(data.start))))) do
+      paths[#paths + 1] = c.path
+    end
+  end
   local w <close> = check_doing("opening worktree " .. data.path, git.open(data.path))
-  data.written = check_doing("checking out " .. data.branch, w:checkout_tree(data.start,
-    { baseline = tree, disable_filters = not needs }))
+  data.written = 0
+  if not paths or #paths > 0 then
+    local needs = filters.needed(repo, data.start, rig.town:ledger())
+    data.written = check_doing("checking out " .. data.branch, w:checkout_tree(data.start,
+      { baseline = tree, disable_filters = not needs, paths = paths }))
+  end
   check_doing("checking out " .. data.branch, w:set_head("refs/heads/" .. data.branch))
 end
 

@@ -14,6 +14,7 @@ local store = require("gt.store")
 local hooks = require("gt.hooks")
 local usercode = require("gt.usercode")
 local filters = require("gt.filters")
+local output = require("gt.output")
 
 local spawn = {}
 
@@ -100,14 +101,14 @@ spawn.steps = {
   {
     name = "checkout",
     run = function(ctx)
-      local needs = filters.needed(ctx.rig:repo(), ctx.start, ctx.rig.town:ledger())
+      -- The files in parallel (GT_JOBS threads); only those an attribute or setting may convert
+      -- go through git's conversion (gt.filters.plan), smudge commands included.
+      local plan = filters.plan(ctx.rig:repo(), ctx.start, ctx.rig.town:ledger())
       local w <close> = check_doing("opening worktree", git.open(ctx.path))
-      if needs then
-        check_doing("checking out " .. ctx.branch, w:checkout_head({ force = true }))
-      else -- nothing converts content: write the files in parallel (GT_JOBS threads)
-        check_doing("checking out " .. ctx.branch, w:write_tree_into("HEAD",
-          { jobs = math.tointeger(tonumber(os.getenv("GT_JOBS") or "")) }))
-      end
+      local written, warnings, code = w:write_tree_into("HEAD",
+        { jobs = math.tointeger(tonumber(os.getenv("GT_JOBS") or "")), filters = plan })
+      check_doing("checking out " .. ctx.branch, written, warnings, code)
+      for _, warning in ipairs(warnings or {}) do output.warn("%s", warning) end
     end,
   },
   {
