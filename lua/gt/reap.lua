@@ -510,14 +510,14 @@ end
 
 --- Whether polecat `name`'s removal can return at once (reap.detach): its folder `home` is
 --- there, holding the worktree `classified` (the path gt.safety.classify read: what is moved
---- is what the gate saw), and neither its worktree nor git's record of it holds submodules
---- (their repositories are proven before anything moves, by reap.run).
+--- is what the gate saw), and git's record of it holds no submodule's repository (those are
+--- proven before anything moves, by reap.run: their config names the folder where it was). A
+--- project with submodules that were never initialised (git.git's) holds none.
 function reap.detachable(rig, name, home, classified)
   local admin = layout.worktree_admin(rig:repo():commondir(), name)
   return classified == layout.worktree(rig.root, rig.name, name) and
     fs.lstat(home) ~= nil and fs.lstat(admin .. "/gitdir") ~= nil and
-    fs.lstat(admin .. "/modules") == nil and fs.lstat(layout.worktree(rig.root, rig.name, name) ..
-      "/.gitmodules") == nil
+    fs.lstat(admin .. "/modules") == nil
 end
 
 --- The part of a removal that cannot wait (gt polecat remove, which returns at once): polecat
