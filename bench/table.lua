@@ -3,7 +3,7 @@
 -- (/dev/shm) and on disk (BENCH_DIR), for a generated 20,000-file repository and, with --repo,
 -- for a real one. Not a test: it prints figures (bench/run builds gt and runs this).
 --
---   gt -l bench/table.lua [--repo PATH] [--rounds N] [--cycles N]
+--   gt -l bench/table.lua [--repo PATH] [--rounds N] [--cycles N] [--rows 1,3,7]
 --   env: BENCH_DIR (default /tmp/gt-bench; the generated repository is kept there and reused),
 --        BENCH_SHM (default /dev/shm/gt-bench; removed at the end), BENCH_MB (150)
 --
@@ -25,19 +25,26 @@ local branch = require("gt.branch")
 
 -- Arguments -------------------------------------------------------------------------------------
 local opts = { rounds = 5, cycles = 20 }
+local USAGE = "usage: bench/run [--repo PATH] [--rounds N (default 5)] [--cycles N (default 20)] " ..
+  "[--rows 1,2,... (default all)]"
 do
   local i = 1
   while i <= #arg do
     local a = arg[i]
-    if a == "--repo" or a == "--rounds" or a == "--cycles" then
+    if a == "--repo" or a == "--rounds" or a == "--cycles" or a == "--rows" then
       opts[a:sub(3)] = assert(arg[i + 1], a .. " needs a value")
       i = i + 2
     elseif a == "-h" or a == "--help" then
-      print("usage: bench/run [--repo PATH] [--rounds N (default 5)] [--cycles N (default 20)]")
+      print(USAGE)
       os.exit(0)
     else
-      error("unknown argument " .. a .. " (usage: bench/run [--repo PATH] [--rounds N] [--cycles N])")
+      error("unknown argument " .. a .. " (" .. USAGE .. ")")
     end
+  end
+  local only = opts.rows
+  opts.rows = {}
+  for n in (only or "1,2,3,4,5,6,7"):gmatch("[^,]+") do
+    opts.rows[assert(math.tointeger(tonumber(n)), "--rows: row numbers, as 1,3,7")] = true
   end
   opts.rounds = assert(math.tointeger(tonumber(opts.rounds)), "--rounds: a whole number")
   opts.cycles = assert(math.tointeger(tonumber(opts.cycles)), "--cycles: a whole number")
@@ -437,16 +444,21 @@ end
 
 for _, p in ipairs(places) do
   say("== %s: %s", p.name, p.root)
-  local s = site(p.root, src, "large")
-  say("generated repository: %d files; %d pairs a row", s.files, opts.rounds)
-  spawn_remove(s, p.name, ("1 fresh spawn, %d files"):format(s.files),
-    ("3 remove a clean polecat, %d files"):format(s.files))
-  threads(s, p.name, cores)
-  reuse(s, p.name)
-  status(s, p.name)
-  list(p.root, p.name)
-  parallel(s, p.name)
-  if opts.repo then
+  local want = opts.rows
+  if want[1] or want[2] or want[3] or want[4] or want[6] then
+    local s = site(p.root, src, "large")
+    say("generated repository: %d files; %d pairs a row", s.files, opts.rounds)
+    if want[1] or want[3] then
+      spawn_remove(s, p.name, ("1 fresh spawn, %d files"):format(s.files),
+        ("3 remove a clean polecat, %d files"):format(s.files))
+    end
+    if want[1] then threads(s, p.name, cores) end
+    if want[2] then reuse(s, p.name) end
+    if want[4] then status(s, p.name) end
+    if want[6] then parallel(s, p.name) end
+  end
+  if want[5] then list(p.root, p.name) end
+  if opts.repo and want[7] then
     local r = site(p.root .. "/repo", opts.repo, "real")
     say("--repo %s: %d files", opts.repo, r.files)
     spawn_remove(r, p.name, ("7 fresh spawn, --repo (%d files)"):format(r.files),
