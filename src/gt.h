@@ -31,6 +31,10 @@ struct gt_module {
 };
 extern const struct gt_module gt_modules[];
 
+/* The commit gt is built from ("abc1234", "abc1234-dirty" or "unknown"): gt_commit.c, written
+** at build time by cmake/commit.cmake. */
+extern const char gt_commit[];
+
 /*
 ** runtime.c: creates the global `gt`, preloads the C modules, installs the searcher for the
 ** built-in Lua (or GT_RUNTIME), and removes relative entries from package.path/cpath.

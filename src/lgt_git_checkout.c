@@ -556,8 +556,11 @@ typedef struct FreshWrite {
 	FreshEntry *entries;
 	size_t count;
 	atomic_size_t next;
+	atomic_size_t done; /* entries the workers are through with (for progress) */
 	atomic_int stop;
-	pthread_mutex_t lock; /* guards the error below */
+	pthread_mutex_t lock; /* guards the error below, and running */
+	pthread_cond_t ended; /* signalled when the last worker ends */
+	int running;          /* workers not ended yet */
 	int failed;           /* 0, or 1 for a libgit2 error, 2 for errno, 3 for a message */
 	int error;            /* libgit2 error code or errno */
 	int klass;            /* libgit2 error class */
@@ -1078,16 +1081,14 @@ static void *fresh_worker(void *arg)
 	git_odb *odb = NULL;
 	size_t cap = strlen(fw->workdir) + 4096;
 	char *full = malloc(cap);
-	int error;
+	int error = 0;
 	if (full == NULL) {
 		fresh_fail(fw, 2, ENOMEM, NULL);
-		return NULL;
-	}
-	error = git_repository_open_bare(&repo, fw->gitdir);
-	if (error == 0)
-		error = git_repository_odb(&odb, repo);
-	if (error < 0)
+		error = -1;
+	} else if ((error = git_repository_open_bare(&repo, fw->gitdir)) < 0 ||
+		   (error = git_repository_odb(&odb, repo)) < 0) {
 		fresh_fail(fw, 1, error, fw->gitdir);
+	}
 	while (error == 0 && !atomic_load(&fw->stop)) {
 		size_t i = atomic_fetch_add(&fw->next, 1);
 		if (i >= fw->count)
@@ -1105,11 +1106,16 @@ static void *fresh_worker(void *arg)
 		}
 		if (fresh_write_one(fw, odb, wrepo, &fw->entries[i], full, cap, 0) < 0)
 			break;
+		atomic_fetch_add_explicit(&fw->done, 1, memory_order_relaxed);
 	}
 	git_odb_free(odb);
 	git_repository_free(wrepo);
 	git_repository_free(repo);
 	free(full);
+	pthread_mutex_lock(&fw->lock);
+	if (--fw->running == 0)
+		pthread_cond_signal(&fw->ended);
+	pthread_mutex_unlock(&fw->lock);
 	return NULL;
 }
 
@@ -1434,8 +1440,57 @@ static int fresh_read_config(git_repository *repo, FreshWrite *fw, int *icase)
 	return error;
 }
 
-/* repo:write_tree_into(spec [, {jobs = n, filters = {all = bool, rules = {{base, pattern}...}}}])
-** -> files written [, warnings] | nil, err, code. Writes the tree of `spec` (a commit or tree)
+/* Calls the progress function (argument 1) with the counts (ud: size_t[2]), under gt_cpcall. */
+static int call_write_progress(lua_State *L)
+{
+	const size_t *counts = (const size_t *)lua_touserdata(L, 2);
+	lua_settop(L, 1);
+	lua_pushinteger(L, (lua_Integer)counts[0]);
+	lua_pushinteger(L, (lua_Integer)counts[1]);
+	lua_call(L, 2, 0);
+	return 0;
+}
+
+/* Calls progress(done, total) (stack index fn) from the calling thread; -1 when it raised (its
+** error on top of the stack). */
+static int write_progress(lua_State *L, int fn, size_t done, size_t total)
+{
+	size_t counts[2];
+	counts[0] = done;
+	counts[1] = total;
+	return gt_cpcall(L, call_write_progress, fn, counts, 0);
+}
+
+/* Waits for the workers of fw to end, calling progress(done, total) every 100 ms meanwhile. -1
+** when it raised (the workers are told to stop; its error is on top of the stack). */
+static int fresh_wait(lua_State *L, FreshWrite *fw, int fn)
+{
+	int rc = 0;
+	pthread_mutex_lock(&fw->lock);
+	while (fw->running > 0) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&fw->ended, &fw->lock, &until);
+		if (fw->running == 0 || rc < 0)
+			continue;
+		pthread_mutex_unlock(&fw->lock);
+		rc = write_progress(L, fn, atomic_load(&fw->done), fw->count);
+		if (rc < 0)
+			atomic_store(&fw->stop, 1);
+		pthread_mutex_lock(&fw->lock);
+	}
+	pthread_mutex_unlock(&fw->lock);
+	return rc;
+}
+
+/* repo:write_tree_into(spec [, {jobs = n, filters = {all = bool, rules = {{base, pattern}...}},
+** progress = fn(done, total)}]) -> files written [, warnings] | nil, err, code. Writes the tree
+** of `spec` (a commit or tree)
 ** into the repository's working tree, which must be new (it holds none of the tree's paths:
 ** nothing is overwritten), with `jobs` threads (default: the online CPUs), each reading objects
 ** through its own handle; then writes the index, with the stat data of every file written, so
@@ -1444,7 +1499,10 @@ static int fresh_read_config(git_repository *repo, FreshWrite *fw, int *icase)
 ** match (all: every file); the others are written as they are (spec must then be a commit).
 ** Smudge commands run on the calling thread; a required driver's failure fails the write, a
 ** failure git would only report is one of the warnings. Submodules become empty folders. On
-** error (or an interrupt: "EINTR") what was written stays: the caller removes it. */
+** error (or an interrupt: "EINTR") what was written stays: the caller removes it. progress is
+** called on the calling thread (never by the workers) with the files written and their total:
+** once before, every 100 ms while they are written, and once after; an error it raises stops
+** the write and is raised again. */
 int gt_repo_write_tree_into(lua_State *L)
 {
 	git_repository *repo = checkrepo(L);
@@ -1457,10 +1515,15 @@ int gt_repo_write_tree_into(lua_State *L)
 	size_t started = 0, n;
 	git_tree *tree = NULL;
 	char *full = NULL;
-	int error;
+	int error, progress = 0, raised = 0;
 	if (workdir == NULL)
 		return gt_pushfail(L, "EINVALID", "%s: a bare repository has no working tree",
 				   git_repository_path(repo));
+	if (lua_istable(L, 3) && lua_getfield(L, 3, "progress") != LUA_TNIL) {
+		luaL_argcheck(L, lua_isfunction(L, -1), 3, "progress must be a function");
+		luaL_checkstack(L, 6, NULL);
+		progress = lua_gettop(L);
+	}
 	memset(&w, 0, sizeof w);
 	memset(&fw, 0, sizeof fw);
 	fresh_read_rules(L, 3, &w); /* before anything is acquired: it may raise an error */
@@ -1537,26 +1600,51 @@ int gt_repo_write_tree_into(lua_State *L)
 	fw.entries = w.list;
 	fw.count = w.count;
 	atomic_init(&fw.next, 0);
+	atomic_init(&fw.done, 0);
 	atomic_init(&fw.stop, 0);
 	pthread_mutex_init(&fw.lock, NULL);
+	pthread_cond_init(&fw.ended, NULL);
 	if ((size_t)jobs > w.count)
 		jobs = w.count > 0 ? (lua_Integer)w.count : 1;
-	threads = calloc((size_t)jobs, sizeof *threads);
-	if (threads == NULL)
+	if (progress && write_progress(L, progress, 0, w.count) < 0)
+		raised = 1;
+	threads = raised ? NULL : calloc((size_t)jobs, sizeof *threads);
+	if (threads == NULL && !raised)
 		fresh_fail(&fw, 2, ENOMEM, NULL);
 	for (lua_Integer i = 0; threads != NULL && i < jobs; i++) {
-		int rc = pthread_create(&threads[started], NULL, fresh_worker, &fw);
+		int rc;
+		pthread_mutex_lock(&fw.lock);
+		fw.running++;
+		pthread_mutex_unlock(&fw.lock);
+		rc = pthread_create(&threads[started], NULL, fresh_worker, &fw);
 		if (rc != 0) {
+			pthread_mutex_lock(&fw.lock);
+			fw.running--;
+			pthread_mutex_unlock(&fw.lock);
 			fresh_fail(&fw, 2, rc, NULL);
 			break;
 		}
 		started++;
 	}
+	if (progress && started > 0 && fresh_wait(L, &fw, progress) < 0)
+		raised = 1;
 	for (size_t i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);
-	fresh_write_deferred(&fw, repo, &w);
+	if (!raised)
+		fresh_write_deferred(&fw, repo, &w);
+	pthread_cond_destroy(&fw.ended);
 	pthread_mutex_destroy(&fw.lock);
+	if (!fw.failed && !raised && progress && write_progress(L, progress, w.count, w.count) < 0)
+		raised = 1;
+	if (raised) {
+		fresh_walk_free(&w);
+		fresh_drivers_free(&fw);
+		fresh_warnings_free(&fw);
+		free(fw.message);
+		free(fw.where);
+		return lua_error(L); /* the progress function's error, on top */
+	}
 	if (!fw.failed) {
 		error = fresh_index(repo, &w);
 		if (error < 0)

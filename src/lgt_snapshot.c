@@ -844,6 +844,11 @@ typedef struct {
 	const char *problem; /* why it stopped: "changed", "appeared", ... */
 	int err;             /* errno of a system failure, or 0 */
 	char *where;         /* path of the problem */
+	lua_State *L;        /* for the progress function (stack index fn; 0: none) */
+	int fn;
+	int raised;         /* it raised: its error is on top of the stack */
+	size_t deleted;     /* files deleted */
+	double reported_at; /* gt_monotonic_ms of the last call */
 } Remover;
 
 static int stop(Remover *r, const char *problem, int err)
@@ -854,6 +859,36 @@ static int stop(Remover *r, const char *problem, int err)
 	if (r->where == NULL && gt_path_join(&abs, r->s->dir, r->rel ? r->rel : "") == 0)
 		r->where = abs.ptr;
 	return -1;
+}
+
+/* Calls the progress function (argument 1) with the count (ud: size_t), under gt_cpcall. */
+static int call_rm_progress(lua_State *L)
+{
+	lua_Integer deleted = (lua_Integer) * (const size_t *)lua_touserdata(L, 2);
+	lua_settop(L, 1);
+	lua_pushinteger(L, deleted);
+	lua_call(L, 1, 0);
+	return 0;
+}
+
+/* Counts a file deleted; calls the progress function every 100 ms at most (`force`: now).
+** Returns -1 when it raised. */
+static int rm_progress(Remover *r, int force)
+{
+	double now;
+	if (!force)
+		r->deleted++;
+	if (r->fn == 0 || r->raised || (!force && r->deleted % 64 != 0))
+		return 0;
+	now = gt_monotonic_ms();
+	if (!force && now - r->reported_at < 100)
+		return 0;
+	r->reported_at = now;
+	if (gt_cpcall(r->L, call_rm_progress, r->fn, &r->deleted, 0) != 0) {
+		r->raised = 1;
+		return stop(r, NULL, 0);
+	}
+	return 0;
 }
 
 static int rm_rel_set(Remover *r, size_t at, const char *name, const char *suffix)
@@ -984,10 +1019,14 @@ static int rm_dir(Remover *r, int dfd, size_t len, int in_ignored)
 			gitignore = 1;
 		else if (unlinkat(dfd, name, 0) != 0 && errno != ENOENT)
 			error = stop(r, NULL, errno);
+		else
+			error = rm_progress(r, 0);
 	}
 	if (error == 0 && gitignore && (error = rm_rel_set(r, len, ".gitignore", "")) == 0 &&
 	    unlinkat(dfd, ".gitignore", 0) != 0 && errno != ENOENT)
 		error = stop(r, NULL, errno);
+	else if (error == 0 && gitignore)
+		error = rm_progress(r, 0);
 	closedir(d); /* closes dfd */
 	return error;
 }
@@ -999,15 +1038,22 @@ static int rm_dir(Remover *r, int dfd, size_t len, int in_ignored)
 ** and a repository (a .git inside), ignored or not. What was deleted before the stop stays
 ** deleted (it was saved). dotgit: also delete a top-level .git *file* (a worktree's or a
 ** submodule's link to its git folder; a .git folder is never deleted). dir: where the folder is
-** now, when it was moved since it was taken. Raises when nothing was taken. */
+** now, when it was moved since it was taken. progress: fn(deleted), called with the files
+** deleted so far every 100 ms at most, and once at the end when any were; an error it raises
+** stops the deletion and is raised again. Raises when nothing was taken. */
 static int s_remove(lua_State *L)
 {
 	Snapshot *s = checksnapshot(L);
 	int dotgit = gt_optfield_boolean(L, 2, "dotgit", 0);
 	const char *moved = gt_optfield_string(L, 2, "dir", NULL);
 	Remover r;
-	int error;
+	int error, fn = 0;
 	luaL_argcheck(L, s->taken, 1, "nothing was taken: call take() first");
+	if (lua_istable(L, 2) && lua_getfield(L, 2, "progress") != LUA_TNIL) {
+		luaL_argcheck(L, lua_isfunction(L, -1), 2, "progress must be a function");
+		luaL_checkstack(L, 4, NULL);
+		fn = lua_gettop(L);
+	}
 	if (moved != NULL) {
 		/* The folder was moved (as a whole) since it was taken: its files keep their stat
 		** data, and its ignore rules are read where it is now. */
@@ -1029,6 +1075,9 @@ static int s_remove(lua_State *L)
 	}
 	memset(&r, 0, sizeof r);
 	r.s = s;
+	r.L = L;
+	r.fn = fn;
+	r.reported_at = gt_monotonic_ms();
 	error = rm_rel_set(&r, 0, "", "");
 	if (error == 0) {
 		int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1049,7 +1098,13 @@ static int s_remove(lua_State *L)
 		}
 		free(git.ptr);
 	}
+	if (error == 0 && r.deleted > 0)
+		error = rm_progress(&r, 1);
 	free(r.rel);
+	if (r.raised) {
+		free(r.where);
+		return lua_error(L); /* the progress function's error, on top */
+	}
 	if (error < 0) {
 		int n;
 		if (r.err == EINTR)

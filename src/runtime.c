@@ -137,6 +137,8 @@ void gt_runtime_open(lua_State *L, int argc, char **argv)
 	lua_createtable(L, 0, 8); /* [gt] */
 	lua_pushliteral(L, GT_VERSION);
 	lua_setfield(L, -2, "version");
+	lua_pushstring(L, gt_commit);
+	lua_setfield(L, -2, "commit");
 	lua_pushinteger(L, 1);
 	lua_setfield(L, -2, "api_version");
 	n = readlink("/proc/self/exe", exe, sizeof exe - 1);

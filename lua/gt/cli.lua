@@ -6,6 +6,7 @@ local git = require("gt.git")
 local ledger = require("gt.ledger")
 local errors = require("gt.errors")
 local commands = require("gt.commands")
+local progress = require("gt.progress")
 
 local cli = {}
 
@@ -29,6 +30,7 @@ function cli.build(only)
   parser:option("--rig", "Rig to work on (default: $GT_RIG, else the rig holding the current directory).")
     :argname("<name>")
   parser:flag("-v --verbose", "Say more about what happens (which user files replaced what).")
+  parser:flag("-q --quiet", "Draw no progress lines (drawn only when stderr is a terminal).")
   parser:flag("--clean", "Run with no user code: no init files, module overrides or hooks.")
   parser:flag("--version", "Print gt's version and exit.")
   local nodes = { [""] = parser }
@@ -122,12 +124,17 @@ end
 
 -- gt's own options that neither print help nor need a command's parser.
 local PLAIN_OPTIONS = { ["--version"] = true, ["-v"] = true, ["--verbose"] = true,
-  ["--clean"] = true }
+  ["--clean"] = true, ["-q"] = true, ["--quiet"] = true }
 
---- gt's version line: gt's, Lua's, and those of the libgit2 and sqlite it was built with.
+--- gt's license (LICENSE), named by gt --version and the .deb's copyright file.
+cli.LICENSE = "MIT License"
+
+--- gt's version line: gt's version and the commit it was built from (gt.commit: "unknown"
+--- when not built from a git checkout), Lua's, and those of the libgit2 and sqlite it was
+--- built with.
 function cli.version()
-  return ("gt %s (%s, libgit2 %s, sqlite %s)"):format(gt.version, _VERSION, git.LIBGIT2_BUILT,
-    ledger.sqlite_version())
+  return ("gt %s (commit %s; %s, libgit2 %s, sqlite %s; %s)"):format(gt.version, gt.commit,
+    _VERSION, git.LIBGIT2_BUILT, ledger.sqlite_version(), cli.LICENSE)
 end
 
 --- True when `argv` is `--version` with only gt's plain options (no command, no help): then
@@ -170,6 +177,7 @@ function cli.run(argv)
     io.stdout:write(cli.version(), "\n")
     return 0
   end
+  progress.quiet = result.quiet == true
   local name = selected(result)
   if name == "help" then return show_help(parser, nodes, result.command) end
   if name == "completion" then
@@ -191,7 +199,10 @@ function cli.run(argv)
   local run_ok, status = xpcall(spec.run, errors.handler, cmd)
   if cmd.rig then cmd.rig:close() end
   if cmd.town then cmd.town:close() end
-  if not run_ok then errors.rethrow(status, name) end
+  if not run_ok then
+    progress.clear() -- the error's line is not written after a progress line
+    errors.rethrow(status, name)
+  end
   return status or 0
 end
 

@@ -23,6 +23,7 @@ local lock = require("gt.lock")
 local sys = require("gt.sys")
 local errors = require("gt.errors")
 local layout = require("gt.layout")
+local progress = require("gt.progress")
 local store = require("gt.store")
 local trust = require("gt.trust")
 local usercode = require("gt.usercode")
@@ -106,7 +107,7 @@ local function check_default_branch(report, r)
     stale.branch, stale.origin_head and (" (its default is now " .. stale.origin_head .. ")") or "",
     r.name, stale.origin_head or "[BRANCH] (without BRANCH: the one origin's HEAD names)"), { fix = function()
       -- A fetch learns origin's HEAD, and the rig follows it (gt.rig).
-      local ok, head = r:repo():fetch("origin", { prune = true })
+      local ok, head = r:fetch_origin()
       if ok then r:follow_origin_head(head) end
       if not stale.origin_head then stale = r:stale_default() or stale end
       if stale.origin_head and r:stale_default() then r:set_default(stale.origin_head) end
@@ -431,8 +432,14 @@ end
 function doctor.run(town, opts)
   opts = opts or {}
   local report = setmetatable({ problems = {}, oks = {}, fix = opts.fix == true }, Report)
+  -- The sweep's progress on a terminal (gt.progress): sections checked of the total (the rigs
+  -- join it once the ledger lists them).
+  local bar <close> = progress.start("Checking")
+  local done, total = 0, 1 + (opts.town_error and 1 or 0) + (town and 2 + #extra or 0)
   local function section(name, rig_name)
     report.section, report.rig = name, rig_name
+    bar:update(done, total, name)
+    done = done + 1
   end
   section("user code")
   check_user_code(report)
@@ -445,7 +452,9 @@ function doctor.run(town, opts)
   if not check_ledger(report, town) then return report.problems, report.oks end
   section("rig adds")
   check_rig_adds(report, town)
-  for _, name in ipairs(rigs_to_check(report, town, opts.rig)) do
+  local rig_names = rigs_to_check(report, town, opts.rig)
+  total = total + #rig_names
+  for _, name in ipairs(rig_names) do
     section("rig " .. name, name)
     local ok, err = pcall(function()
       local r = rig.open(town, name)
@@ -460,6 +469,7 @@ function doctor.run(town, opts)
     local ok, err = pcall(check.fn, report, town)
     if not ok then report:error("check-failed", ("check %s failed: %s"):format(check.name, message_of(err))) end
   end
+  bar:update(done, total)
   return report.problems, report.oks
 end
 

@@ -2,8 +2,9 @@
 --
 -- People get aligned tables and short messages, in colour only on a terminal and never with
 -- NO_COLOR; programs get `--json` with nothing but JSON on stdout. Messages and warnings go to
--- stderr, so stdout stays parseable.
+-- stderr, so stdout stays parseable. A progress line (gt.progress) is cleared before any of them.
 local sys = require("gt.sys")
+local progress = require("gt.progress")
 
 -- gt.json is required where it is used: gt.output loads before the user's module overrides are
 -- in place (gt.startup), and gt.json is one a user may override.
@@ -25,18 +26,21 @@ end
 
 --- Prints a line on stdout.
 function output.say(fmt, ...)
+  progress.clear()
   io.stdout:write(select("#", ...) > 0 and fmt:format(...) or fmt, "\n")
 end
 
 --- Prints a warning on stderr ("gt: warning: ...").
 function output.warn(fmt, ...)
   local msg = select("#", ...) > 0 and fmt:format(...) or fmt
+  progress.clear()
   io.stdout:flush() -- what was said before comes first on a terminal
   io.stderr:write("gt: ", output.color("yellow", "warning", "stderr"), ": ", msg, "\n")
 end
 
 --- Prints an informational line on stderr (progress, notes around a command's result).
 function output.note(fmt, ...)
+  progress.clear()
   io.stdout:flush()
   io.stderr:write(select("#", ...) > 0 and fmt:format(...) or fmt, "\n")
 end
@@ -47,12 +51,14 @@ output.is_verbose = false
 --- Prints a line on stderr when gt --verbose was given ("gt: <message>").
 function output.verbose(fmt, ...)
   if not output.is_verbose then return end
+  progress.clear()
   io.stdout:flush()
   io.stderr:write("gt: ", select("#", ...) > 0 and fmt:format(...) or fmt, "\n")
 end
 
 --- Writes `value` as JSON on stdout (one document, then a newline).
 function output.json(value)
+  progress.clear()
   io.stdout:write(require("gt.json").encode(value), "\n")
 end
 
@@ -112,6 +118,7 @@ end
 function output.print_table(columns, rows)
   local lines = output.table(columns, rows)
   lines[#lines + 1] = ""
+  progress.clear()
   io.stdout:write(table.concat(lines, "\n"))
 end
 
@@ -171,37 +178,6 @@ function output.age(ms)
   if s < 3600 then return s // 60 .. "m" end
   if s < 86400 then return s // 3600 .. "h" end
   return s // 86400 .. "d"
-end
-
---- Returns a progress reporter that redraws one line on stderr when it is a terminal, at most
---- every 100 ms, and does nothing otherwise. Call it with (done, total, detail); call
---- :finish() to end the line.
-function output.progress(label)
-  local enabled = sys.isatty("stderr")
-  local last = 0
-  local drawn = false
-  local reporter = {}
-  function reporter.update(done, total, detail)
-    if not enabled then return end
-    local now = sys.clock_ms()
-    if now - last < 100 and done < total then return end
-    last = now
-    local width = math.min(sys.term_width("stderr") or 80, 100)
-    local pct = total > 0 and math.floor(done * 100 / total) or 0
-    local text = ("%s %3d%% (%d/%d)%s"):format(label, pct, done, total, detail and ("  " .. detail) or "")
-    local bar_width = width - #text - 4
-    if bar_width >= 10 then
-      local filled = total > 0 and math.floor(bar_width * done / total) or 0
-      text = text .. " [" .. string.rep("#", filled) .. string.rep(".", bar_width - filled) .. "]"
-    end
-    io.stderr:write("\r", text:sub(1, width - 1), "\27[K")
-    drawn = true
-  end
-  function reporter.finish()
-    if drawn then io.stderr:write("\r\27[K") end
-    drawn = false
-  end
-  return reporter
 end
 
 return output

@@ -29,6 +29,7 @@ local fs = require("gt.fs")
 local sys = require("gt.sys")
 local errors = require("gt.errors")
 local output = require("gt.output")
+local progress = require("gt.progress")
 local branch = require("gt.branch")
 local store = require("gt.store")
 local git = require("gt.git")
@@ -347,13 +348,25 @@ local function delete(facts, proof, dir, midway)
       "command again (or gt doctor --fix) to finish", facts.name, err)
   end
   local function moved(d) return dir .. d:sub(#proof.dir + 1) end
+  -- The files deleted, counted on a terminal (gt.progress) across the removes below.
+  local bar <close> = progress.start("Deleting files")
+  local deleted = 0
+  local function counted(opts)
+    if not bar.callback then return opts end
+    local before = deleted
+    opts.progress = function(n)
+      deleted = before + n
+      bar:update(deleted)
+    end
+    return opts
+  end
   reap.delete_repositories(proof.found, moved, finish)
   if proof.wsnap then
-    finish(proof.wsnap:remove({ dotgit = true, dir = moved(proof.wt) }))
+    finish(proof.wsnap:remove(counted({ dotgit = true, dir = moved(proof.wt) })))
     finish(fs.rmdir(moved(proof.wt)))
   end
   if midway then midway() end
-  if proof.ssnap then finish(proof.ssnap:remove({ dir = dir })) end
+  if proof.ssnap then finish(proof.ssnap:remove(counted({ dir = dir }))) end
   finish(fs.rmdir(dir))
 end
 
@@ -470,7 +483,10 @@ function reap.run(rig, facts, policy, persist)
     if facts.discard then
       check_doing("removing " .. facts.home, fs.remove_tree(facts.home))
     else
+      local checking <close> = progress.start("Reading the files of polecat " .. facts.name)
+      checking:update() -- the label alone: the proof reads every file, and counts none
       local ok, p = xpcall(prove, errors.handler, rig, facts, facts.home, false)
+      checking:finish()
       if ok then ok, p = xpcall(function()
         settle(rig, facts, p, policy, persist, result)
         return p

@@ -8,6 +8,7 @@ local errors = require("gt.errors")
 local luafile = require("gt.luafile")
 local names = require("gt.names")
 local output = require("gt.output")
+local progress = require("gt.progress")
 local store = require("gt.store")
 local fault = require("gt.fault")
 local layout = require("gt.layout")
@@ -98,6 +99,13 @@ function Rig:lock(lockname, what, timeout_ms)
   return errors.check_doing(lockname, lk, err, code)
 end
 
+--- Fetches origin into the bare repository (pruning), with its progress on a terminal
+--- (gt.progress): returns what repo:fetch returns (true, origin's HEAD | nil, err, code).
+function Rig:fetch_origin()
+  local bar <close> = progress.transfer("Fetching origin")
+  return self:repo():fetch("origin", { prune = true, progress = bar.callback })
+end
+
 --- Fetches origin into the bare repository, best effort: a failure is a warning, since the
 --- polecat can still start from the last fetched state. Concurrent fetches of one rig are
 --- serialised, and one that finished less than fetch_ttl_ms ago is reused.
@@ -114,7 +122,7 @@ function Rig:fetch(what)
   if row and row.fetched_at and now - row.fetched_at < self:option("fetch_ttl_ms") then
     return true
   end
-  local ok, head = self:repo():fetch("origin", { prune = true })
+  local ok, head = self:fetch_origin()
   if not ok then
     output.warn("could not fetch origin (%s); using origin/%s as last fetched", head,
       self.config.default_branch)
@@ -163,7 +171,7 @@ end
 --- Fetches origin, then makes `branch` the rig's default, or, when it is nil, the branch
 --- origin's HEAD names (gt rig set-default). Returns the branch.
 function Rig:change_default(branch)
-  local ok, head = self:repo():fetch("origin", { prune = true })
+  local ok, head = self:fetch_origin()
   if not ok then output.warn("could not fetch origin (%s); using what was fetched last", head) end
   branch = branch or (ok and self:follow_origin_head(head)) or nil
   if not branch then

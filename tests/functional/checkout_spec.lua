@@ -147,6 +147,38 @@ describe("a new polecat's checkout", function()
     assert.same({}, witness.records(fx2))
     assert.equal("failed", witness.agent(fx2, "a").state)
   end)
+
+  it("reports its progress from the calling thread, and stops when the progress function raises", function()
+    local code, out, err = witness.script([[
+      local git = require("gt.git")
+      local repo = assert(git.open(arg[1] .. "/.repo.git", { bare = true }))
+      local function fresh(name)
+        assert(repo:branch_create(name, "refs/remotes/origin/main"))
+        assert(repo:worktree_add(name, arg[2] .. "/" .. name, name, { checkout = false }))
+        return assert(git.open(arg[2] .. "/" .. name))
+      end
+      local calls = {}
+      local n = fresh("p1"):write_tree_into("HEAD", { jobs = 2, progress = function(done, total)
+        calls[#calls + 1] = { done, total }
+      end })
+      local last = 0
+      for _, c in ipairs(calls) do
+        assert(c[2] == n and c[1] >= last and c[1] <= n, c[1] .. "/" .. c[2])
+        last = c[1]
+      end
+      print(n, #calls >= 2, calls[1][1], calls[#calls][1])
+      local w2 = fresh("p2")
+      print(pcall(w2.write_tree_into, w2, "HEAD", { progress = function() error("enough") end }))
+      print(pcall(w2.write_tree_into, w2, "HEAD", { progress = 42 }))
+    ]], { fx.rig, fx.dir })
+    assert.equal(0, code, err)
+    local lines = helpers.lines(out)
+    local n = lines[1]:match("^(%d+)\ttrue\t0\t(%d+)$")
+    assert.truthy(n, lines[1])
+    assert.equal(n .. "\ttrue\t0\t" .. n, lines[1])
+    assert.matches("^false\t.*enough$", lines[2])
+    assert.matches("^false\t.*progress must be a function", lines[3])
+  end)
 end)
 
 -- Attributes and settings that convert content: the new polecat's files must still be, byte for

@@ -12,16 +12,34 @@ local function lines(s) return helpers.lines(s) end
 
 describe("gt", function()
   describe("--version", function()
-    it("prints gt's, Lua's, libgit2's and sqlite's versions", function()
+    it("prints gt's version and commit, Lua's, libgit2's and sqlite's versions", function()
       local code, out, err = gt_({ "--version" })
       assert.equal(0, code, err)
       assert.equal("", err)
       local cmake = helpers.read(ROOT .. "/CMakeLists.txt")
       assert.equal(cmake:match("project%(gt VERSION ([%d.]+)"), gt.version)
-      assert.equal(("gt %s (Lua 5.4, libgit2 %s, sqlite %s)\n"):format(gt.version,
-        require("gt.git").libgit2_version(), require("gt.ledger").sqlite_version()), out)
+      assert.equal(("gt %s (commit %s; Lua 5.4, libgit2 %s, sqlite %s; MIT License)\n"):format(
+        gt.version, gt.commit, require("gt.git").libgit2_version(),
+        require("gt.ledger").sqlite_version()), out)
+      assert.matches("^MIT License\n", helpers.read(ROOT .. "/LICENSE"))
       assert.equal(require("gt.git").libgit2_version(), require("gt.git").LIBGIT2_BUILT)
-      assert.matches("^gt 0%.1%.0 %(Lua 5%.4, libgit2 %d+%.%d+%.%d+, sqlite %d+%.%d+%.%d+%)\n$", out)
+      assert.matches("^gt 0%.1%.0 %(commit [%w._+-]+; Lua 5%.4, libgit2 %d+%.%d+%.%d+, " ..
+        "sqlite %d+%.%d+%.%d+; MIT License%)\n$", out)
+    end)
+
+    -- The commit is the source's at build time (cmake/commit.cmake; install_spec.lua tests it
+    -- on a repository of its own): one of the checkout's commits, "-dirty" when tracked files
+    -- differed from it, "unknown" when the source is no git checkout.
+    it("says the commit it was built from", function()
+      local r = helpers.run({ "git", "-C", ROOT, "rev-parse", "--show-toplevel" })
+      if r.code ~= 0 or require("gt.fs").realpath((r.stdout:gsub("\n$", ""))) ~= ROOT then
+        assert.equal("unknown", gt.commit)
+        return
+      end
+      local hash = gt.commit:match("^(%x+)%-dirty$") or gt.commit:match("^(%x+)$")
+      assert.truthy(hash, gt.commit)
+      assert.is_true(#hash >= 7)
+      assert.equal(0, helpers.run({ "git", "-C", ROOT, "cat-file", "-e", hash .. "^{commit}" }).code)
     end)
 
     -- libgit2 and its 14 libraries are loaded at the first use of git (src/git2_lazy.h): the
@@ -44,7 +62,7 @@ describe("gt", function()
     -- still be parsed with every command.
     it("takes gt's own options, and still knows the commands with -h or a word", function()
       local _, version = gt_({ "--version" })
-      local code, out, err = gt_({ "-v", "--town", "/nonexistent", "--version", "--rig=x", "--clean" })
+      local code, out, err = gt_({ "-v", "--town", "/nonexistent", "--version", "--rig=x", "--clean", "-q" })
       assert.equal(0, code, err)
       assert.equal(version, out)
       code, out = gt_({ "--version", "-h" })
@@ -65,7 +83,7 @@ describe("gt", function()
       local code, out, err = gt_({ "help" })
       assert.equal(0, code, err)
       assert.equal("", err)
-      assert.matches("^Usage: gt %[%-h%] %[%-%-town <dir>%] %[%-%-rig <name>%] %[%-v%] %[%-%-clean%]\n" ..
+      assert.matches("^Usage: gt %[%-h%] %[%-%-town <dir>%] %[%-%-rig <name>%] %[%-v%] %[%-q%] %[%-%-clean%]\n" ..
         "%s+%[%-%-version%] %[<command>%] %.%.%.\n", out)
       for _, cmd in ipairs({ "init", "rig", "polecat", "help", "completion" }) do
         assert.matches("\n   " .. cmd .. "%s", out)

@@ -212,7 +212,10 @@ describe("gt rig add", function()
     local cmd = ("%s --town %s rig add demo %s"):format(gt.executable, town, url)
     local r = helpers.run({ "script", "-qec", "stty cols 80 && " .. cmd, "/dev/null" })
     assert.equal(0, r.code, r.stderr)
-    assert.matches("\rReceiving objects 100%% %(%d+/%d+%) %[#+%]\27%[K", r.stdout)
+    -- objects, bytes and rate, then cleared before the command's own line
+    assert.matches("\rReceiving objects 100%% %(%d+/%d+%), %d[%d.]* [KMG]?i?B | %d[%d.]* [KMG]?i?B/s " ..
+      "%[#+%]\27%[K", r.stdout)
+    assert.matches("\27%[K\r\27%[Kadded rig demo at ", r.stdout)
     -- the same clone with stderr on a pipe: nothing on stderr
     local code, _, err = rig_add(town, { "demo2", url })
     assert.equal(0, code, err)

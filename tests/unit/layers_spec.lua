@@ -10,16 +10,17 @@ local root = fs.realpath(here .. "/../..")
 local LAYERS = {
   { name = "C modules", "gt.fs", "gt.git", "gt.hash", "gt.ledger", "gt.lock", "gt.proc",
     "gt.readline", "gt.snapshot", "gt.sys" },
-  { name = "Lua utilities", "gt.errors", "gt.json", "gt.output", "gt.names", "gt.branch",
-    "gt.luafile", "gt.layout", "gt.locate", "gt.fault", "gt.files", "gt.hooks", "gt.trust",
-    "gt.usercode" },
+  { name = "Lua utilities", "gt.errors", "gt.json", "gt.progress", "gt.output", "gt.names",
+    "gt.branch", "gt.luafile", "gt.layout", "gt.locate", "gt.fault", "gt.files", "gt.hooks", "gt.trust",
+    "gt.usercode", "gt.shell" },
   { name = "town and rig", "gt.store", "gt.filters", "gt.namepool", "gt.town", "gt.rig" },
   { name = "lifecycle", "gt.safety", "gt.salvage", "gt.reap", "gt.trash", "gt.session", "gt.polecat.spawn",
     "gt.polecat.journal", "gt.polecat.idle", "gt.polecat", "gt.sweep", "gt.stats", "gt.rig_remove",
     "gt.doctor" },
   { name = "commands and REPL", "gt.commands", "gt.commands.town", "gt.commands.rig",
     "gt.commands.polecat", "gt.commands.session", "gt.commands.done", "gt.commands.sweep",
-    "gt.commands.salvage", "gt.commands.admin", "gt.commands.repl", "gt.cli", "gt.repl",
+    "gt.commands.salvage", "gt.commands.admin", "gt.commands.shell",
+    "gt.commands.repl", "gt.cli", "gt.manpage", "gt.repl",
     "gt.repl_helpers", "gt.startup", "gt.main" },
 }
 

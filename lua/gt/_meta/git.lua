@@ -311,7 +311,10 @@ function Repo:checkout_to(spec, dir, opts) end
 --- "EINVALID"); the others are written as they are. Submodules become empty folders. On error
 --- ("EINTR" if interrupted) what was written stays for the caller to remove. Returns how many
 --- entries it wrote, and the failures git would only report (a filter that is not required).
----@param opts? {jobs: integer?, filters: {all: boolean?, rules: {base: string, pattern: string}[]?}?}
+--- progress(done, total) is called on the calling thread, never by the workers: once before,
+--- every 100 ms while files are written, once after; an error it raises stops the write and is
+--- raised again.
+---@param opts? {jobs: integer?, filters: {all: boolean?, rules: {base: string, pattern: string}[]?}?, progress: fun(done: integer, total: integer)?}
 ---@return integer? written
 ---@return string[]|string|nil warnings_or_err
 ---@return string? code

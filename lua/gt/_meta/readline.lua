@@ -1,8 +1,10 @@
 ---@meta
--- gt.readline (src/lgt_readline.c): line editing for `gt repl`, on GNU readline: reading a line
--- with editing, history and Tab completion. Only the editing is C; the REPL is Lua
--- (lua/gt/repl.lua). There is one readline per process: the history and the completer are
--- global. History file failures return nil, "<path>: <reason>", CODE with CODE from errno:
+-- gt.readline (src/lgt_readline.c): line editing for `gt repl`, on libedit (BSD-licensed, through
+-- its readline-compatible interface; key bindings from ~/.editrc): reading a line with editing,
+-- history and Tab completion. Only the editing is C; the REPL is Lua (lua/gt/repl.lua). There is
+-- one line editor per process: the history and the completer are global. History files hold one
+-- entry a line, as GNU readline writes them (not libedit's own format), and are read and written
+-- by this module. History file failures return nil, "<path>: <reason>", CODE with CODE from errno:
 -- "ENOTFOUND", "EACCES", "EINVALID" (not a history file: a directory), "ENOSPC", "EIO"...
 -- Misuse (arguments of the wrong type) raises.
 
@@ -11,9 +13,9 @@ local readline = {}
 
 --- Reads one line from the terminal (stdin), showing `prompt`, with line editing and Tab
 --- completion (see set_completer). Returns the line without its newline; nil at the end of
---- the input (Ctrl-D on an empty line); false when Ctrl-C cancelled the line (what was typed is
---- shown followed by "^C" and dropped; gt is not interrupted). The line is not added to the
---- history (add_history). Fails with nil, "reading the terminal: <reason>", CODE (or
+--- the input (Ctrl-D on an empty line, which libedit shows as "^D"); false when Ctrl-C
+--- cancelled the line (what was typed is shown followed by "^C" and dropped; gt is not
+--- interrupted). The line is not added to the history (add_history). Fails with nil, "reading the terminal: <reason>", CODE (or
 --- "sigaction: <reason>") when the terminal cannot be read: tell that from the end of the input
 --- by the message.
 ---@param prompt string
@@ -26,7 +28,8 @@ function readline.read(prompt) end
 ---@param line string
 function readline.add_history(line) end
 
---- Adds the lines of the history file at `path` to the history in memory.
+--- Adds the lines of the history file at `path` to the history in memory (empty lines are
+--- skipped). A path that is not a regular file is "EINVALID".
 ---@param path string
 ---@return true? ok
 ---@return string? err

@@ -59,8 +59,10 @@ function Snapshot:take(opts) end
 --- repository inside (a .git), ignored or not, stops it too: its caller proves and empties it.
 --- dotgit: also delete a top-level .git *file* (a worktree's or submodule's link to its git
 --- folder); a .git folder is never deleted. dir: where the folder is now, when it was moved (as a
---- whole) since it was taken: its files keep their stat data.
----@param opts? {dotgit: boolean?, dir: string?}
+--- whole) since it was taken: its files keep their stat data. progress(deleted) is called with
+--- the files deleted so far, at most every 100 ms while they go, and once at the end when any
+--- were; an error it raises stops the deletion and is raised again.
+---@param opts? {dotgit: boolean?, dir: string?, progress: fun(deleted: integer)?}
 ---@return true? ok
 ---@return string? err
 ---@return string? code

@@ -4,6 +4,7 @@ local output = require("gt.output")
 local sys = require("gt.sys")
 local json = require("gt.json")
 local errors = require("gt.errors")
+local shell = require("gt.shell")
 
 -- gt.commands loads every command module on each run, to build one command table: the
 -- lifecycle modules are required in the run functions, so that `gt rig list` or `gt --version`
@@ -20,6 +21,25 @@ local null = require("dkjson").null
 local function session_json(info)
   return { state = info.state, pid = info.pid or null, exit_status = info.exit_status or null,
     started_at = info.started_at or null, ended_at = info.ended_at or null }
+end
+
+--- The worktree of polecat cmd.args.name of the rig (gt polecat path and cd). Raises notfound
+--- when the rig has no such live polecat, or its worktree is gone.
+local function worktree_of(cmd)
+  local agent = lifecycle().get(cmd.rig, cmd.args.name)
+  if not agent.worktree or not require("gt.fs").lstat(agent.worktree) then
+    errors.raise("notfound", "polecat %s has no worktree%s (gt doctor says more)", agent.name,
+      agent.worktree and (": " .. agent.worktree .. " is gone") or "")
+  end
+  return agent.worktree
+end
+
+--- Has the shell change to `path` once gt exits (the gt function of gt shell-init), or, without
+--- that function, prints the path when `print_path`, and how to get it (one line on stderr).
+local function cd_to(path, print_path)
+  if shell.change_dir(path) then return end
+  if print_path then output.say("%s", path) end
+  output.note("gt: %s", shell.hint())
 end
 
 --- The spec of a removal command: gt polecat remove, and gt polecat nuke (Gas Town's name for
@@ -99,6 +119,7 @@ return {
         argname = "<cmd>" } },
     flags = { { "--no-fetch", "Do not fetch origin first." },
       { "--fresh", "Make a new worktree; never reuse an idle polecat's (rig option reuse)." },
+      { "--cd", "Then change the shell's directory to its worktree (needs gt shell-init)." },
       { "--json", "Print JSON." } },
     needs = "rig",
     run = function(cmd)
@@ -126,6 +147,7 @@ return {
         if p.reused then output.say("  reused  the worktree of idle polecat %s", p.reused) end
         if started then output.say("  session pid %d, output to %s", started.pid, started.log) end
       end
+      if cmd.args.cd then cd_to(p.path, false) end
       if start_err then
         io.stderr:write("gt: polecat add: ", p.name, " was made, but its command did not start: ",
           tostring(start_err), "\n")
@@ -324,4 +346,35 @@ return {
       "work that exists nowhere else, nothing is removed and the command exits 3. --force saves " ..
       "that work under refs/gt/salvage/<rig>/<name>/<stamp> first; only --force --discard drops it. " ..
       "--all, --idle or --state S select the polecats instead of names."),
+  {
+    name = "polecat path",
+    summary = "Print the path of a polecat's worktree.",
+    description = "Print the path of polecat NAME's worktree, and nothing else (cd \"$(gt " ..
+      "polecat path NAME)\"). An unknown polecat, or one whose worktree is gone, exits 4.",
+    arguments = { { "name", "Name of the polecat." } },
+    flags = { { "--json", "Print JSON." } },
+    needs = "rig",
+    run = function(cmd)
+      local path = worktree_of(cmd)
+      if cmd.args.json then
+        output.json({ name = cmd.args.name, rig = cmd.rig.name, path = path })
+      else
+        output.say("%s", path)
+      end
+      return 0
+    end,
+  },
+  {
+    name = "polecat cd",
+    summary = "Change the shell's directory to a polecat's worktree (with gt shell-init).",
+    description = "With the shell function of gt shell-init loaded, change the shell's " ..
+      "directory to polecat NAME's worktree. Without it, print the path, and on stderr how to " ..
+      "load it. An unknown polecat, or one whose worktree is gone, exits 4.",
+    arguments = { { "name", "Name of the polecat." } },
+    needs = "rig",
+    run = function(cmd)
+      cd_to(worktree_of(cmd), true)
+      return 0
+    end,
+  },
 }

@@ -1,6 +1,7 @@
 --- Built-in commands: gt rig add, gt rig list, gt rig set-default. They parse, call gt.rig,
 --- and print.
 local output = require("gt.output")
+local progress = require("gt.progress")
 local sys = require("gt.sys")
 local rig = require("gt.rig")
 
@@ -17,10 +18,10 @@ return {
     flags = { { "--json", "Print JSON." } },
     needs = "town",
     run = function(cmd)
-      local bar = output.progress("Receiving objects")
+      local bar <close> = progress.transfer("Receiving objects")
       local r = rig.add(cmd.town, cmd.args.name, cmd.args.source, { branch = cmd.args.branch,
-        progress = function(stats) bar.update(stats.received_objects, stats.total_objects) end })
-      bar.finish()
+        progress = bar.callback })
+      bar:finish()
       if cmd.args.json then
         output.json({ name = r.name, path = r.root, url = r.config.url, default_branch = r.config.default_branch })
       else

@@ -49,7 +49,7 @@ idle.REUSE_STEPS = { "branch", "move", "checkout", "old_branch", "working", "pos
 local function fetch_now(rig, what)
   local db = rig.town:ledger()
   local lk <close> = rig:lock("fetch", what, 60000)
-  local ok, head = rig:repo():fetch("origin", { prune = true })
+  local ok, head = rig:fetch_origin()
   if not ok then
     output.warn("could not fetch origin (%s)", head)
     return false

@@ -15,6 +15,7 @@ local hooks = require("gt.hooks")
 local usercode = require("gt.usercode")
 local filters = require("gt.filters")
 local output = require("gt.output")
+local progress = require("gt.progress")
 
 local spawn = {}
 
@@ -105,8 +106,11 @@ spawn.steps = {
       -- go through git's conversion (gt.filters.plan), smudge commands included.
       local plan = filters.plan(ctx.rig:repo(), ctx.start, ctx.rig.town:ledger())
       local w <close> = check_doing("opening worktree", git.open(ctx.path))
+      local bar <close> = progress.start("Writing files")
       local written, warnings, code = w:write_tree_into("HEAD",
-        { jobs = math.tointeger(tonumber(os.getenv("GT_JOBS") or "")), filters = plan })
+        { jobs = math.tointeger(tonumber(os.getenv("GT_JOBS") or "")), filters = plan,
+          progress = bar.callback })
+      bar:finish()
       check_doing("checking out " .. ctx.branch, written, warnings, code)
       for _, warning in ipairs(warnings or {}) do output.warn("%s", warning) end
     end,
