@@ -114,6 +114,10 @@ int gt_pushgiterror(lua_State *L, int error, const char *context, const char *pa
 void gt_strarray_free(struct git_strarray *a);
 /* Appends a copy of s to a; 0, or -1 when out of memory. */
 int gt_strarray_add(struct git_strarray *a, const char *s);
+/* Reads the optional list of strings `field` of the options table at index `opts` (0 = no table)
+** into a, emptied first. Returns 1 if the field is there (0: a stays empty); raises, a emptied,
+** on an entry that is not a string. */
+int gt_optfield_strarray(lua_State *L, int opts, const char *field, struct git_strarray *a);
 /* The repository of the gt.Repo at `arg`; raises if it is not one or is closed. */
 struct git_repository *gt_checkrepo(lua_State *L, int arg);
 void gt_pushoid(lua_State *L, const struct git_oid *oid);

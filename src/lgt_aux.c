@@ -293,3 +293,26 @@ int gt_strarray_add(git_strarray *a, const char *s)
 	a->count++;
 	return 0;
 }
+
+int gt_optfield_strarray(lua_State *L, int opts, const char *field, git_strarray *a)
+{
+	lua_Integer n;
+	gt_strarray_free(a);
+	if (!optfield(L, opts, field, LUA_TTABLE))
+		return 0;
+	n = (lua_Integer)lua_rawlen(L, -1);
+	for (lua_Integer i = 1; i <= n; i++) {
+		if (lua_rawgeti(L, -1, i) != LUA_TSTRING) {
+			gt_strarray_free(a);
+			luaL_error(L, "bad option '%s' (entry #%d: string expected, got %s)", field,
+				   (int)i, luaL_typename(L, -1));
+		}
+		if (gt_strarray_add(a, lua_tostring(L, -1)) < 0) {
+			gt_strarray_free(a);
+			luaL_error(L, "not enough memory");
+		}
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	return 1;
+}

@@ -998,30 +998,16 @@ static int r_checkout_tree(lua_State *L)
 	git_strarray paths = {NULL, 0};
 	size_t written = 0;
 	int error;
-	if (lua_istable(L, 3) && lua_getfield(L, 3, "paths") != LUA_TNIL) {
-		lua_Integer n;
-		luaL_argcheck(L, lua_istable(L, -1), 3, "paths must be a list");
-		n = (lua_Integer)lua_rawlen(L, -1);
-		luaL_argcheck(L, n > 0, 3, "paths is empty (it would mean every path)");
-		for (lua_Integer i = 1; i <= n; i++) {
-			int is_string = lua_rawgeti(L, -1, i) == LUA_TSTRING;
-			if (!is_string || gt_strarray_add(&paths, lua_tostring(L, -1)) < 0) {
-				gt_strarray_free(&paths);
-				if (!is_string)
-					return luaL_argerror(L, 3, "paths must be strings");
-				return luaL_error(L, "not enough memory");
-			}
-			lua_pop(L, 1);
-		}
-	}
-	if (lua_istable(L, 3))
-		lua_pop(L, 1);
 	git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
 	opts.checkout_strategy =
 	    gt_optfield_boolean(L, 3, "force", 0) ? GIT_CHECKOUT_FORCE : GIT_CHECKOUT_SAFE;
 	if (gt_optfield_boolean(L, 3, "remove_untracked", 0))
 		opts.checkout_strategy |= GIT_CHECKOUT_REMOVE_UNTRACKED;
 	opts.disable_filters = gt_optfield_boolean(L, 3, "disable_filters", 0);
+	/* Read last: nothing can raise once it holds strings. libgit2 reads an empty list as every
+	** path. */
+	luaL_argcheck(L, !gt_optfield_strarray(L, 3, "paths", &paths) || paths.count > 0, 3,
+		      "paths is empty (it would mean every path)");
 	opts.progress_cb = on_checkout_progress;
 	opts.progress_payload = &written;
 	if (paths.count > 0) {

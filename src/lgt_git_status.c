@@ -831,33 +831,6 @@ static int st_result(lua_State *L)
 	return 1;
 }
 
-/* Reads the list of strings at field `field` of the options table at index opts into a
-** (emptied first); raises, a emptied, on an entry that is not a string. */
-static void st_optlist(lua_State *L, int opts, const char *field, git_strarray *a)
-{
-	if (!lua_istable(L, opts))
-		return;
-	lua_getfield(L, opts, field);
-	if (lua_istable(L, -1)) {
-		lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
-		for (lua_Integer i = 1; i <= n; i++) {
-			int ok;
-			lua_rawgeti(L, -1, i);
-			ok = lua_type(L, -1) == LUA_TSTRING;
-			if (!ok || gt_strarray_add(a, lua_tostring(L, -1)) < 0) {
-				gt_strarray_free(a);
-				if (ok)
-					luaL_error(L, "not enough memory");
-				luaL_error(L, "bad %s entry #%d (string expected)", field, (int)i);
-			}
-			lua_pop(L, 1);
-		}
-	} else if (!lua_isnil(L, -1)) {
-		luaL_error(L, "bad %s (list of strings expected)", field);
-	}
-	lua_pop(L, 1);
-}
-
 static int st_config(git_config *cfg, const char *name, int def)
 {
 	int v = def;
@@ -902,7 +875,7 @@ int gt_repo_status(lua_State *L)
 	memset(&st, 0, sizeof st);
 	memset(&ix, 0, sizeof ix);
 	st.want_ignored = lua_istable(L, 2) && gt_optfield_boolean(L, 2, "ignored", 0);
-	st_optlist(L, 2, "keep", &keep); /* the last that can raise */
+	gt_optfield_strarray(L, 2, "keep", &keep); /* the last that can raise */
 	st.repo = repo;
 	st.workdir = workdir;
 	st.rootfd = -1;

@@ -47,42 +47,6 @@ typedef struct {
 /* ---------------------------------------------------------------------------------------- */
 /* Helpers */
 
-/* Copies the strings of the list at table index `t` (absent: empty) into a. */
-static void strarray_from_table(lua_State *L, int t, git_strarray *a)
-{
-	size_t n;
-	gt_strarray_free(a);
-	if (t == 0 || lua_isnil(L, t))
-		return;
-	luaL_checktype(L, t, LUA_TTABLE);
-	n = (size_t)lua_rawlen(L, t);
-	for (size_t i = 0; i < n; i++) {
-		lua_rawgeti(L, t, (lua_Integer)i + 1);
-		if (lua_type(L, -1) != LUA_TSTRING) {
-			gt_strarray_free(a);
-			luaL_error(L, "bad list entry #%d (string expected, got %s)", (int)i + 1,
-				   luaL_typename(L, -1));
-		}
-		if (gt_strarray_add(a, lua_tostring(L, -1)) < 0) {
-			gt_strarray_free(a);
-			luaL_error(L, "not enough memory");
-		}
-		lua_pop(L, 1);
-	}
-}
-
-/* Gets the list field `field` of the options table at `opts` (0: none) into a. */
-static void strarray_from_opt(lua_State *L, int opts, const char *field, git_strarray *a)
-{
-	if (opts == 0 || !lua_istable(L, opts)) {
-		gt_strarray_free(a);
-		return;
-	}
-	lua_getfield(L, opts, field);
-	strarray_from_table(L, lua_isnil(L, -1) ? 0 : lua_gettop(L), a);
-	lua_pop(L, 1);
-}
-
 /* Matches text `t` against .gitignore pattern `p` (`start`: the pattern's first character):
 ** "*" and "?" stop at "/", "[...]" is a set ("!" or "^" negates, "a-z" a range), "\" quotes,
 ** and "**" as a whole component matches any number of components. */
@@ -587,7 +551,7 @@ static int snapshot_open(lua_State *L)
 	memset(s, 0, sizeof *s);
 	luaL_setmetatable(L, SNAPSHOT_TYPE);
 	s->all = all;
-	strarray_from_opt(L, lua_istable(L, 3) ? 3 : 0, "only", &s->only);
+	gt_optfield_strarray(L, lua_istable(L, 3) ? 3 : 0, "only", &s->only);
 	s->dir = (char *)malloc(dlen + 2);
 	if (s->dir == NULL)
 		return luaL_error(L, "not enough memory");
@@ -700,7 +664,7 @@ static int s_scan(lua_State *L)
 		lua_newtable(L);
 		lua_setfield(L, o.result, lists[i]);
 	}
-	strarray_from_opt(L, lua_istable(L, 2) ? 2 : 0, "keep", &keep);
+	gt_optfield_strarray(L, lua_istable(L, 2) ? 2 : 0, "keep", &keep);
 	memset(&w, 0, sizeof w);
 	w.s = s;
 	w.keep = &keep;
@@ -779,8 +743,8 @@ static int s_take(lua_State *L)
 	Walk w;
 	TakeOut o = {NULL, 0};
 	git_strarray skip = {NULL, 0};
-	strarray_from_opt(L, lua_istable(L, 2) ? 2 : 0, "keep", &s->keep);
-	strarray_from_opt(L, lua_istable(L, 2) ? 2 : 0, "skip", &skip);
+	gt_optfield_strarray(L, lua_istable(L, 2) ? 2 : 0, "keep", &s->keep);
+	gt_optfield_strarray(L, lua_istable(L, 2) ? 2 : 0, "skip", &skip);
 	s->taken = 0;
 	if (s->index_tree_state == 0) {
 		s->index_tree_state = -1;

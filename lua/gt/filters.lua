@@ -45,17 +45,22 @@ local function expand_home(path)
   return path
 end
 
+-- The attributes files outside the tree, as git reads them: the repository's info/attributes,
+-- core.attributesFile (default $XDG_CONFIG_HOME/git/attributes), /etc/gitattributes.
+local function outside_files(repo)
+  local xdg = os.getenv("XDG_CONFIG_HOME")
+  local global = repo:config("core.attributesFile") or
+    ((xdg and xdg ~= "" and xdg or (os.getenv("HOME") or "") .. "/.config") .. "/git/attributes")
+  return { repo:commondir() .. "info/attributes", expand_home(global), "/etc/gitattributes" }
+end
+
 --- Returns true (and why) if checking out `commit` of `repo` needs filters; `db` caches the
 --- answer for the commit's tree.
 function filters.needed(repo, commit, db)
   local autocrlf = repo:config("core.autocrlf")
   if autocrlf and autocrlf ~= "false" then return true, "core.autocrlf" end
   if repo:config("core.eol") then return true, "core.eol" end
-  local xdg = os.getenv("XDG_CONFIG_HOME")
-  local global = repo:config("core.attributesFile") or
-    ((xdg and xdg ~= "" and xdg or (os.getenv("HOME") or "") .. "/.config") .. "/git/attributes")
-  for _, path in ipairs({ repo:commondir() .. "info/attributes", expand_home(global),
-    "/etc/gitattributes" }) do
+  for _, path in ipairs(outside_files(repo)) do
     local text = read(path)
     if text and filters.attributes_convert(text) then return true, path end
   end
@@ -132,11 +137,7 @@ function filters.plan(repo, commit, db)
     return { all = true }
   end
   local files = {}
-  local xdg = os.getenv("XDG_CONFIG_HOME")
-  local global = repo:config("core.attributesFile") or
-    ((xdg and xdg ~= "" and xdg or (os.getenv("HOME") or "") .. "/.config") .. "/git/attributes")
-  for _, path in ipairs({ repo:commondir() .. "info/attributes", expand_home(global),
-    "/etc/gitattributes" }) do
+  for _, path in ipairs(outside_files(repo)) do
     local text = read(path)
     if text then files[#files + 1] = { base = "", name = path, lines = parse(text) } end
   end

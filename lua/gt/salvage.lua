@@ -664,6 +664,28 @@ local function undo_existing(rig, plan, facts)
   return problems
 end
 
+--- Writes `plan`'s salvage (write_restore) under a journaled "restore" operation of polecat
+--- `id`, whose data is `facts`. If that fails, `undo(op, persist, err)` takes back what was
+--- written and records it, returning the problems it met: they are warned about and the error
+--- is raised again. Else the event `restored`, and the operation is done.
+local function journaled_restore(rig, plan, id, facts, undo)
+  local db = rig.town:ledger()
+  local e = plan.entry
+  local op
+  store.tx(db, function() op = store.op_begin(db, "restore", id, RESTORE_STEPS, facts) end)
+  local persist = persister(db, op)
+  local function step(name) store.tx(db, function() store.op_step(db, op, name, facts) end) end
+  local ok, err = xpcall(write_restore, errors.handler, rig, plan, facts, persist, step)
+  if not ok then
+    for _, p in ipairs(undo(op, persist, err)) do output.warn("rollback of %s: %s", plan.name, p) end
+    errors.rethrow(err, ("restoring %s into polecat %s"):format(e.tail, plan.name))
+  end
+  store.tx(db, function()
+    store.event(db, id, "restored", { salvage = e.ref, commit = e.commit })
+    store.op_finish(db, op, "done")
+  end)
+end
+
 --- Restores into a new polecat (plan.new).
 local function restore_new(rig, plan)
   local polecat = require("gt.polecat") -- here, not at the top: gt.polecat requires this module
@@ -677,12 +699,7 @@ local function restore_new(rig, plan)
     head = plan.start, covered = { plan.head_tree, plan.tree, plan.index_tree },
     strays_covered = plan.strays_tree, keep = rig:option("keep_ignored"), delete_branch = true,
     new = true, restoring = e.ref, stored = {} }
-  local op
-  store.tx(db, function() op = store.op_begin(db, "restore", id, RESTORE_STEPS, facts) end)
-  local persist = persister(db, op)
-  local function step(name) store.tx(db, function() store.op_step(db, op, name, facts) end) end
-  local ok, err = xpcall(write_restore, errors.handler, rig, plan, facts, persist, step)
-  if not ok then
+  journaled_restore(rig, plan, id, facts, function(op, persist, err)
     local problems, gone, salvages = salvage.undo_restore(rig, facts, persist)
     for _, saved in ipairs(salvages) do
       output.note("gt: what polecat %s held beyond %s was saved to %s", plan.name, e.tail, saved.ref)
@@ -696,12 +713,7 @@ local function restore_new(rig, plan)
         store.event(db, id, "failed", data) -- left for the next command, or gt doctor --fix
       end
     end)
-    for _, p in ipairs(problems) do output.warn("rollback of %s: %s", plan.name, p) end
-    errors.rethrow(err, ("restoring %s into polecat %s"):format(e.tail, plan.name))
-  end
-  store.tx(db, function()
-    store.event(db, id, "restored", { salvage = e.ref, commit = e.commit })
-    store.op_finish(db, op, "done")
+    return problems
   end)
   return { name = plan.name, new = true, branch = added.branch, path = added.path }
 end
@@ -718,23 +730,14 @@ local function restore_existing(rig, plan)
   local db = rig.town:ledger()
   local id = plan.agent.id
   local facts = { id = id, name = plan.name, new = false, restoring = e.ref, stored = {} }
-  local op
-  store.tx(db, function() op = store.op_begin(db, "restore", id, RESTORE_STEPS, facts) end)
-  local function step(name) store.tx(db, function() store.op_step(db, op, name, facts) end) end
-  local ok, err = xpcall(write_restore, errors.handler, rig, plan, facts, persister(db, op), step)
-  if not ok then
+  journaled_restore(rig, plan, id, facts, function(op, _, err)
     local problems = undo_existing(rig, plan, facts)
     store.tx(db, function()
       store.event(db, id, "restore_undone", { salvage = e.ref, reason = tostring(err),
         undo_problems = problems })
       store.op_finish(db, op, #problems == 0 and "rolled_back" or "failed")
     end)
-    for _, p in ipairs(problems) do output.warn("rollback of %s: %s", plan.name, p) end
-    errors.rethrow(err, ("restoring %s into polecat %s"):format(e.tail, plan.name))
-  end
-  store.tx(db, function()
-    store.event(db, id, "restored", { salvage = e.ref, commit = e.commit })
-    store.op_finish(db, op, "done")
+    return problems
   end)
   return { name = plan.name, new = false, branch = plan.agent.branch, path = plan.path }
 end
