@@ -5,6 +5,9 @@ GT_PACKAGES="gcc make binutils cmake pkg-config git liblua5.4-dev libgit2-dev li
 lua-argparse lua-dkjson lua-busted libedit-dev tmux lua-check"
 # The install test (tests/functional/install_spec.lua): dpkg-shlibdeps for the .deb, man for gt.1.
 GT_PACKAGES="$GT_PACKAGES dpkg-dev man-db"
+# A ledger on a server (docs/design.md §3.7): libpq to build against (gt loads it when a town
+# uses a server), and the server the tests start a throwaway copy of.
+GT_PACKAGES="$GT_PACKAGES libpq-dev postgresql-15"
 
 # gt_since T0: the time since T0 (an $EPOCHREALTIME), as "38 ms", "2.4 s" or "41 s".
 gt_since() {

@@ -16,6 +16,7 @@ int luaopen_gt_fs(lua_State *L);
 int luaopen_gt_hash(lua_State *L);
 int luaopen_gt_ledger(lua_State *L);
 int luaopen_gt_lock(lua_State *L);
+int luaopen_gt_pg(lua_State *L);
 int luaopen_gt_proc(lua_State *L);
 int luaopen_gt_readline(lua_State *L);
 int luaopen_gt_snapshot(lua_State *L);

@@ -17,6 +17,7 @@ static const luaL_Reg preloaded[] = {
     {"gt.hash", luaopen_gt_hash},
     {"gt.ledger", luaopen_gt_ledger},
     {"gt.lock", luaopen_gt_lock},
+    {"gt.pg", luaopen_gt_pg},
     {"gt.proc", luaopen_gt_proc},
     {"gt.readline", luaopen_gt_readline},
     {"gt.snapshot", luaopen_gt_snapshot},

@@ -50,6 +50,7 @@ helpers.write(home .. "/.gitconfig", "[user]\n\tname = Test User\n\temail = test
 function helpers.env(extra)
   local env = { HOME = home, XDG_CONFIG_HOME = home .. "/.config", XDG_STATE_HOME = home .. "/.state",
     XDG_DATA_HOME = home .. "/.data", GIT_CONFIG_NOSYSTEM = "1", GT_TOWN = false, GT_RIG = false,
+    GT_LEDGER = false, GT_HOST = false,
     NO_COLOR = "1", LC_ALL = "C" }
   for k, v in pairs(extra or {}) do env[k] = v end
   return env
@@ -72,11 +73,64 @@ function helpers.git(dir, ...)
   return (r.stdout:gsub("\n$", ""))
 end
 
+-- The ledger backend the specs run on: GT_TEST_BACKEND=postgresql puts every town a spec makes
+-- with `gt init` on the throwaway server scripts/test starts (GT_TEST_PG, the conninfo of its
+-- "postgres" database), each town in a schema of its own; otherwise towns keep sqlite ledgers.
+helpers.backend = os.getenv("GT_TEST_BACKEND") == "postgresql" and "postgresql" or "sqlite"
+helpers.pg_admin = os.getenv("GT_TEST_PG") ~= "" and os.getenv("GT_TEST_PG") or nil
+if helpers.backend == "postgresql" then assert(helpers.pg_admin, "GT_TEST_BACKEND=postgresql needs GT_TEST_PG") end
+
+local pg_database -- of this process, made on first use
+local schemas = 0
+
+--- A new, empty ledger on the test server: its conninfo (a schema of its own in a database of
+--- this process). Nil when no server runs (GT_TEST_PG unset).
+function helpers.pg_ledger()
+  if not helpers.pg_admin then return nil end
+  local pg = require("gt.pg")
+  if not pg_database then
+    pg_database = ("gt_%d_%d"):format(sys.pid(), sys.now_ms() % 100000000)
+    local admin <close> = assert(pg.open(helpers.pg_admin))
+    assert(admin:exec("CREATE DATABASE " .. pg_database))
+  end
+  schemas = schemas + 1
+  local schema = ("t%d"):format(schemas)
+  local base = helpers.pg_admin:gsub("dbname=%S+", "") .. " dbname=" .. pg_database
+  local db <close> = assert(pg.open(base))
+  assert(db:exec("CREATE SCHEMA " .. schema))
+  return base .. " options='-c search_path=" .. schema .. "'"
+end
+
+--- Where a new ledger goes for a spec of the store: a fresh server ledger on the postgresql
+--- backend, else the file `dir`/ledger.db.
+function helpers.ledger_target(dir)
+  if helpers.backend == "postgresql" then return helpers.pg_ledger() end
+  return dir .. "/ledger.db"
+end
+
+--- `args` of gt, with `--ledger` on a fresh server ledger added to a `gt init` on the
+--- postgresql backend.
+local function with_ledger(args)
+  if helpers.backend ~= "postgresql" then return args end
+  local i = 1
+  while args[i] == "--town" or args[i] == "--rig" or (args[i] or ""):match("^%-") do
+    i = i + ((args[i] == "--town" or args[i] == "--rig") and 2 or 1)
+  end
+  if args[i] ~= "init" then return args end
+  for _, a in ipairs(args) do if a == "--ledger" then return args end end
+  local out = {}
+  for k, a in ipairs(args) do
+    out[#out + 1] = a
+    if k == i then out[#out + 1] = "--ledger"; out[#out + 1] = helpers.pg_ledger() end
+  end
+  return out
+end
+
 --- Runs the gt binary under test with `args` (a list); returns code, stdout, stderr.
 function helpers.gt(args, opts)
   opts = opts or {}
   local argv = { gt.executable }
-  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  for _, a in ipairs(with_ledger(args)) do argv[#argv + 1] = a end
   local r = helpers.run(argv, opts)
   return r.code, r.stdout, r.stderr
 end

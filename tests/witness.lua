@@ -3,13 +3,23 @@
 local fs = require("gt.fs")
 local json = require("gt.json")
 local ledger = require("gt.ledger")
+local pg = require("gt.pg")
+local luafile = require("gt.luafile")
 local helpers = require("helpers")
 
 local witness = {}
 
+--- Opens the ledger of town `town` with the C module of its backend (the sqlite file, or the
+--- server .gt/town.lua names).
+function witness.ledger(town)
+  local config = luafile.read(town .. "/.gt/town.lua") or {}
+  if config.ledger then return assert(pg.open(config.ledger)) end
+  return assert(ledger.open(town .. "/.gt/ledger.db"))
+end
+
 --- Rows of one query on the town's ledger.
 function witness.query(fx, sql, ...)
-  local db <close> = assert(ledger.open(fx.town .. "/.gt/ledger.db"))
+  local db <close> = witness.ledger(fx.town)
   local rows = {}
   for row in db:rows(sql, ...) do rows[#rows + 1] = row end
   return rows

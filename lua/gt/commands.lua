@@ -30,7 +30,7 @@ commands.groups = {
 --- Modules holding the built-in commands, in the order help lists them.
 commands.builtin_modules = { "gt.commands.town", "gt.commands.rig", "gt.commands.polecat",
   "gt.commands.session", "gt.commands.done", "gt.commands.sweep", "gt.commands.salvage",
-  "gt.commands.admin", "gt.commands.shell", "gt.commands.repl" }
+  "gt.commands.admin", "gt.commands.shell", "gt.commands.repl", "gt.commands.ledger" }
 
 local registry = {}
 local order = {}

@@ -8,7 +8,7 @@
 ---     report:error("bad", "rig y is wrong", { rig = "y", fix = function() ... return true end })
 ---   end)
 ---
---- A problem (warn or error) is { kind, severity, rig, name, path, message, fixed }. With --fix
+--- A problem (info, warn or error) is { kind, severity, rig, name, path, message, fixed }. With --fix
 --- its fix runs: fix() returns whether it mended it, and optionally the message to say instead;
 --- a fix that raises leaves the problem open, with the error after its message.
 ---
@@ -73,6 +73,12 @@ end
 --- Reports something to look at. opts: rig, name (what it is about), path, fix.
 function Report:warn(kind, message, opts) return problem(self, "warn", kind, message, opts) end
 
+--- Reports something this host is not to act on (another host's unfinished operation, on a
+--- shared ledger): listed, never fixed, and no reason to exit 1.
+function Report:note(kind, message, opts)
+  return problem(self, "info", kind, message, { rig = opts.rig, name = opts.name, path = opts.path })
+end
+
 --- Reports something wrong. opts: rig, name (what it is about), path, fix.
 function Report:error(kind, message, opts) return problem(self, "error", kind, message, opts) end
 
@@ -121,7 +127,11 @@ local function check_interrupted(report, r)
   local busy = {}
   for _, op in ipairs(store.ops_running(r.town:ledger())) do
     local rig_name, name = layout.split_id(op.agent)
-    if rig_name == r.name and op.kind ~= trash.KIND then -- the trash: check_trash
+    if rig_name == r.name and not store.is_local(r.town:ledger(), op) then
+      -- Another host's (a shared ledger): its disk is there, and so is the doctor that ends it.
+      report:note("other-host", ("an %s of host %s (pid %d) is unfinished: under way, or gt doctor " ..
+        "--fix on %s ends it"):format(op.kind, op.host, op.pid, op.host), { name = name })
+    elseif rig_name == r.name and op.kind ~= trash.KIND then -- the trash: check_trash
       busy[name] = true
       -- A reuse (keyed by the new name) holds the idle polecat's worktree too (gt.polecat.idle).
       if op.kind == "reuse" and op.data.old then busy[op.data.old] = true end
@@ -199,7 +209,7 @@ local function check_sessions(report, r)
   local db = r.town:ledger()
   for _, s in ipairs(store.sessions_open(db)) do
     local rig_name, name = layout.split_id(s.agent)
-    if rig_name == r.name and not session.alive(s) then
+    if rig_name == r.name and store.is_local(db, s) and not session.alive(s) then
       report:error("dead-session", ("its session (pid %d) is gone, its end not recorded (gt doctor " ..
         "--fix records it)"):format(s.pid), { name = name, fix = function()
           session.last(r, name) -- records the end of a session found gone
@@ -208,7 +218,7 @@ local function check_sessions(report, r)
         end })
     end
   end
-  for _, a in ipairs(store.agents(db, r.name, false)) do
+  for _, a in ipairs(store.agents(db, r.name, false, true)) do
     local s = a.state == "working" and store.session_last(db, a.id)
     local info = s and session.info(s, a)
     if info and info.state ~= "none" and not session.alive(s) then
@@ -221,7 +231,7 @@ end
 
 local function check_polecats(report, r, busy)
   local live = {}
-  for _, a in ipairs(store.agents(r.town:ledger(), r.name, false)) do
+  for _, a in ipairs(store.agents(r.town:ledger(), r.name, false, true)) do
     live[a.name] = a
     if busy[a.name] then -- luacheck: ignore 542
       -- Its interrupted operation is the problem (reported already).
@@ -372,7 +382,12 @@ end
 local function check_rig_adds(report, town)
   local adds = {}
   for _, op in ipairs(store.ops_running(town:ledger())) do
-    if op.kind == "rig_add" then adds[op.agent] = op end
+    if op.kind == "rig_add" and store.is_local(town:ledger(), op) then
+      adds[op.agent] = op
+    elseif op.kind == "rig_add" then
+      report:note("other-host", ("a rig add of %s on host %s (pid %d) is unfinished: under way, or " ..
+        "gt doctor --fix on %s ends it"):format(op.agent, op.host, op.pid, op.host), { rig = op.agent })
+    end
   end
   for _, n in ipairs(fs.dir(town.root) or {}) do
     if not adds[n] and n:match("^[%w]") and rig.half_made(town, n) then
@@ -402,7 +417,9 @@ local function rigs_to_check(report, town, only)
   if only then return { only } end
   local list = {}
   for _, r in ipairs(rig.list(town)) do
-    if r.missing then
+    if r.elsewhere then
+      report:ok(("rig %s is not on this host (gt rig add %s %s clones it here)"):format(r.name, r.name, r.url))
+    elseif r.missing then
       report:error("missing-rig", ("the folder %s is gone"):format(r.path), { rig = r.name })
     else
       list[#list + 1] = r.name

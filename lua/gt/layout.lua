@@ -66,6 +66,9 @@ function layout.lock(rig_root, lockname) return rig_root .. "/.gt/locks/" .. loc
 --- The name of the lock every command on polecat `name` holds.
 function layout.polecat_lock(name) return "polecat-" .. name end
 
+--- The polecat whose lock is `lockname` (layout.polecat_lock), or nil.
+function layout.polecat_of_lock(lockname) return lockname:match("^polecat%-(.+)$") end
+
 --- The folder of the rig's session logs (gt.session): gt's files never sit beside a worktree.
 function layout.logs(rig_root) return rig_root .. "/.gt/logs" end
 

@@ -125,7 +125,8 @@ local function try_lock(rig, name, what)
     lk, err, code = lock.try(path, { what = what .. " " .. name })
   end
   if not lk and code == "ELOCKED" then return nil end
-  return errors.check_doing(layout.polecat_lock(name), lk, err, code)
+  lk = errors.check_doing(layout.polecat_lock(name), lk, err, code)
+  return rig:name_lock(lk, name, 0) -- nil when another host works on the name
 end
 
 --- A claim: its name, id and lock. Closing it (a to-be-closed variable) releases the lock;
@@ -159,6 +160,10 @@ function namepool.claim(rig, fields, what)
   local pool = namepool.pool(rig.name, rig.config.names)
   local claim = setmetatable({ rig = rig }, Claim)
   local ok, err = pcall(store.tx, db, function()
+    if claim.lock then -- a server's transaction runs again after a conflict: start afresh
+      claim.lock:release()
+      claim.lock = nil
+    end
     local live = {}
     for _, a in ipairs(store.agents(db, rig.name, false)) do live[a.name] = a end
     local commondir = rig:repo():commondir()

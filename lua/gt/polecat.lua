@@ -37,13 +37,15 @@ polecat.spawn_steps = spawn.steps
 polecat.recover = journal.recover
 
 --- Returns the ledger row of live polecat `name` of `rig`; raises a gt error (exit 4) when
---- there is none.
-function polecat.get(rig, name)
+--- there is none, or when its worktree is on another host (a shared ledger: docs/design.md
+--- §3.7) unless `any_host`.
+function polecat.get(rig, name, any_host)
   names.check(name, "polecat name")
   local agent = store.agent_get(rig.town:ledger(), layout.id(rig.name, name))
   if not agent or not store.LIVE[agent.state] then
     errors.raise("notfound", "no polecat %s in rig %s", name, rig.name)
   end
+  if not any_host then store.check_local(rig.town:ledger(), agent) end
   return agent
 end
 
@@ -77,8 +79,8 @@ function polecat.add(rig, name, opts)
   if opts.fetch == nil then ctx.fetch = rig:option("fetch_on_spawn") else ctx.fetch = opts.fetch end
 
   local function refuse_live(live)
-    errors.raise("failure", "polecat %s already exists in rig %s (%s on %s)", name, rig.name,
-      live.state, live.branch or "no branch")
+    errors.raise("failure", "polecat %s already exists in rig %s (%s on %s%s)", name, rig.name,
+      live.state, live.branch or "no branch", store.is_local(db, live) and "" or ", host " .. live.host)
   end
   local existing = store.agent_get(db, ctx.id)
   if existing and store.LIVE[existing.state] and not claim then refuse_live(existing) end
@@ -462,18 +464,22 @@ end
 -- List ---------------------------------------------------------------------------------------
 
 --- Lists live polecats of `rig` (or of every rig of `town` when rig is nil), from the ledger
---- and a stat of each worktree (no git status). Returns rows { rig, name, state, branch, issue,
---- path, created_at, updated_at, missing, session (gt.session.info of its last session) };
---- state is the effective one (a working polecat whose session ended is `stalled`).
-function polecat.list(town, rig)
+--- and a stat of each worktree on this host (no git status); of host `host` only (a name, or
+--- true: this host, store.agents).
+--- Returns rows { rig, name, state, branch, issue, path, host, here (on this host),
+--- created_at, updated_at, missing, session (gt.session.info of its last session) }; state is
+--- the effective one (a working polecat whose session ended is `stalled`).
+function polecat.list(town, rig, host)
   local rows = {}
+  local db = town:ledger()
   local sessions = session.all_last(town, rig and rig.name or nil)
-  for _, a in ipairs(store.agents(town:ledger(), rig and rig.name or nil, false)) do
+  for _, a in ipairs(store.agents(db, rig and rig.name or nil, false, host)) do
+    local here = store.is_local(db, a)
     local info = session.info(sessions[a.id], a)
     rows[#rows + 1] = { rig = a.rig, name = a.name, state = session.effective_state(a.state, info),
-      branch = a.branch, issue = a.issue, path = a.worktree, created_at = a.created_at,
-      updated_at = a.updated_at, missing = a.worktree == nil or fs.stat(a.worktree) == nil,
-      session = info }
+      branch = a.branch, issue = a.issue, path = a.worktree, host = a.host or store.host(), here = here,
+      created_at = a.created_at, updated_at = a.updated_at,
+      missing = here and (a.worktree == nil or fs.stat(a.worktree) == nil), session = info }
   end
   return rows
 end

@@ -48,6 +48,10 @@ function rig.open(town, name)
     errors.raise("failure", "reading the config of rig %s: %s", name, err)
   end
   if not config or not store.rig_get(town:ledger(), name) then
+    if not config and store.rig_get(town:ledger(), name) then
+      errors.raise("notfound", "rig %s of the shared ledger has no folder on this host (%s): gt rig " ..
+        "add %s URL clones it here", errors.quote(name), store.host(), name)
+    end
     errors.raise("notfound", "no rig %s in town %s", errors.quote(name), town.root)
   end
   return setmetatable({ town = town, name = name, root = root, config = config }, Rig)
@@ -83,8 +87,42 @@ function Rig:home(name) return layout.home(self.root, name) end
 --- Worktree of polecat `name`: <rig>/polecats/<name>/<rig>.
 function Rig:worktree_path(name) return layout.worktree(self.root, self.name, name) end
 
---- Takes lock `<rig>/.gt/locks/<lockname>.lock`, waiting up to the rig's lock timeout. Raises
---- a gt error (exit 5) when it stays busy. Use as `local lk <close> = rig:lock(...)`.
+--- A polecat's lock file together with the server's lock on its name (store.name_lock), for a
+--- ledger that several hosts share: one lock to the caller.
+local NameLock = {}
+NameLock.__index = NameLock
+function NameLock:release()
+  if self.key then
+    pcall(store.name_unlock, self.db, self.key) -- a lost connection took it already
+    self.key = nil
+  end
+  if self.file then
+    self.file:release()
+    self.file = nil
+  end
+  return true
+end
+NameLock.__close = NameLock.release
+
+--- Adds to `lk`, the lock file of polecat `name`, the server's lock on the name when the ledger
+--- is shared by several hosts, waiting up to `timeout_ms`. Returns the lock to use (`lk` itself
+--- on a ledger of one machine), or nil when another host holds the name (`lk` is released then).
+function Rig:name_lock(lk, name, timeout_ms)
+  local db = self.town:ledger()
+  if store.backend(db) ~= "postgresql" then return lk end
+  local key = layout.id(self.name, name)
+  local ok, got = pcall(store.name_lock, db, key, timeout_ms)
+  if not ok or not got then
+    lk:release()
+    if not ok then error(got, 0) end
+    return nil
+  end
+  return setmetatable({ file = lk, db = db, key = key }, NameLock)
+end
+
+--- Takes lock `<rig>/.gt/locks/<lockname>.lock`, waiting up to the rig's lock timeout; a
+--- polecat's lock (layout.polecat_lock) takes the server's lock on its name too (Rig:name_lock).
+--- Raises a gt error (exit 5) when it stays busy. Use as `local lk <close> = rig:lock(...)`.
 ---@return gt.Lock
 function Rig:lock(lockname, what, timeout_ms)
   local path = layout.lock(self.root, lockname)
@@ -96,7 +134,15 @@ function Rig:lock(lockname, what, timeout_ms)
     errors.check_doing("creating " .. dir, fs.mkdir_p(dir))
     lk, err, code = lock.acquire(path, opts)
   end
-  return errors.check_doing(lockname, lk, err, code)
+  lk = errors.check_doing(lockname, lk, err, code)
+  local name = layout.polecat_of_lock(lockname)
+  if not name then return lk end
+  local both = self:name_lock(lk, name, opts.timeout_ms)
+  if not both then
+    errors.raise("busy", "polecat %s of rig %s is busy on another host (the ledger server's lock " ..
+      "on its name stayed taken for %d ms); try again when it is done", name, self.name, opts.timeout_ms)
+  end
+  return both
 end
 
 --- Fetches origin into the bare repository (pruning), with its progress on a terminal
@@ -278,10 +324,14 @@ end
 --- (exit 3). Returns true if it rolled back.
 function rig.recover(town, name)
   local db = town:ledger()
-  local ops = store.ops_running(db, name)
+  local ops = {}
+  for _, op in ipairs(store.ops_running(db, name)) do
+    if store.is_local(db, op) then ops[#ops + 1] = op end -- another host's is that host's to end
+  end
   if #ops == 0 then return false end
   local root = layout.rig_root(town.root, name)
-  if fs.lstat(root) and not store.rig_get(db, name) then
+  -- A rig add of a shared ledger's rig (joined) is half made here until its config is written.
+  if fs.lstat(root) and (not store.rig_get(db, name) or not fs.lstat(layout.rig_config(root))) then
     local ok, why = only_rig_layout(root)
     if ok then why = rig.holds_work(layout.repo(root)) end
     if not ok or why then
@@ -322,12 +372,24 @@ function rig.add(town, name, source, opts)
   local db = town:ledger()
   local lk <close> = rig_lock(town, name, "gt rig add " .. name)
   rig.recover(town, name)
-  if store.rig_get(db, name) then errors.raise("failure", "rig %s already exists", name) end
   local root = layout.rig_root(town.root, name)
+  -- On a ledger several hosts share, another host's rig is cloned here too: one rig, a folder
+  -- on each host (docs/design.md §3.7).
+  local joined = store.rig_get(db, name)
+  if joined and (fs.lstat(root) or store.backend(db) ~= "postgresql") then
+    errors.raise("failure", "rig %s already exists", name)
+  end
   if fs.lstat(root) then
     errors.raise("failure", "%s already exists; choose another rig name", root)
   end
   local url = resolve_source(source)
+  if joined and url ~= joined.url then
+    errors.raise("failure", "rig %s of the shared ledger clones %s, not %s", name, joined.url, url)
+  elseif joined and opts.branch and opts.branch ~= joined.default_branch then
+    errors.raise("failure", "rig %s of the shared ledger starts polecats from %s, not %s", name,
+      joined.default_branch, opts.branch)
+  end
+  opts.branch = opts.branch or (joined and joined.default_branch)
   local op
   store.tx(db, function()
     op = store.op_begin(db, "rig_add", name, { "folder", "clone", "config", "register" },
@@ -359,7 +421,7 @@ function rig.add(town, name, source, opts)
     local wok, werr = luafile.write(layout.rig_config(root), config, CONFIG_COMMENT)
     if not wok then errors.raise("failure", "writing rig config: %s", werr) end
     store.tx(db, function()
-      store.rig_add(db, { name = name, url = url, default_branch = branch, path = root })
+      if not joined then store.rig_add(db, { name = name, url = url, default_branch = branch, path = root }) end
       store.op_finish(db, op, "done")
     end)
     r = setmetatable({ town = town, name = name, root = root, config = config }, Rig)
@@ -374,15 +436,21 @@ function rig.add(town, name, source, opts)
   return r
 end
 
---- Lists the town's rigs with their live polecat counts.
+--- Lists the town's rigs with their live polecat counts (of every host): { name, url,
+--- default_branch, path (its folder here), polecats, added_at, missing (its folder is gone),
+--- elsewhere (a shared ledger's rig not cloned on this host) }.
 function rig.list(town)
   local db = town:ledger()
   local counts = store.agent_counts(db)
+  local shared = store.backend(db) == "postgresql"
   local list = {}
   for _, row in ipairs(store.rigs(db)) do
+    -- Its folder in this town (the ledger's path is the first host's, on a shared ledger).
+    local root = layout.rig_root(town.root, row.name)
+    local missing = fs.stat(root) == nil
     list[#list + 1] = { name = row.name, url = row.url, default_branch = row.default_branch,
-      path = row.path, polecats = counts[row.name] or 0, added_at = row.added_at,
-      missing = fs.stat(row.path) == nil }
+      path = root, polecats = counts[row.name] or 0, added_at = row.added_at,
+      missing = missing and not shared, elsewhere = missing and shared }
   end
   return list
 end

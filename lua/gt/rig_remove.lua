@@ -46,6 +46,22 @@ function rig_remove.run(town, name, opts)
   local lk <close> = rig.lock(town, name, "gt rig remove " .. name)
   local db = town:ledger()
   local root = layout.rig_root(town.root, name)
+  local shared = store.backend(db) == "postgresql"
+  if shared and store.rig_get(db, name) then
+    -- On a ledger several hosts share, the rig is forgotten only when no other host works in it.
+    local others = {}
+    for _, a in ipairs(store.agents(db, name, false)) do
+      if not store.is_local(db, a) then others[#others + 1] = a.name .. " on " .. a.host end
+    end
+    if #others > 0 then
+      errors.raise("refused", "rig %s has polecats on other hosts (%s): remove them there first; " ..
+        "nothing was removed", name, table.concat(others, ", "))
+    end
+    if not fs.lstat(root) then
+      errors.raise("notfound", "rig %s has no folder on this host (%s); nothing was removed", name,
+        store.host())
+    end
+  end
   if store.rig_get(db, name) and not fs.lstat(root) then
     -- A remove killed after it moved the folder (or a folder deleted by hand): what is left
     -- is the ledger's row.

@@ -513,6 +513,7 @@ function salvage.plan_restore(rig, e, opts)
   name_rules.check(name, "polecat name")
   local agent = store.agent_get(rig.town:ledger(), layout.id(rig.name, name))
   local live = agent ~= nil and store.LIVE[agent.state] ~= nil
+  if live then store.check_local(rig.town:ledger(), agent) end
   if live and not opts.into then
     errors.raise("failure", "polecat %s exists in rig %s: restore into it with --into %s (its " ..
       "worktree must be clean and at the salvage's HEAD), or into a new polecat with --into NEW-NAME",

@@ -28,11 +28,7 @@ session.STOP_TIMEOUT_MS = 10000
 
 local SIGKILL, SIGTERM = 9, 15
 
-local host
-local function this_host()
-  host = host or sys.hostname() or "?"
-  return host
-end
+local this_host = store.host -- the host sessions record (GT_HOST, else the host name)
 
 --- Whether session row `s` runs: not recorded ended, and its process (its pid with its start
 --- time) exists. A session of another host counts as running until it is recorded ended (gt
@@ -150,6 +146,7 @@ local function prepare(rig, name, argv)
   if not agent or not store.LIVE[agent.state] then
     errors.raise("notfound", "no polecat %s in rig %s", name, rig.name)
   end
+  store.check_local(rig.town:ledger(), agent)
   if not session.RUNNABLE[agent.state] then
     errors.raise("failure", "polecat %s is %s: only a working or idle polecat can run a command",
       name, agent.state)

@@ -59,7 +59,7 @@ function sweep.targets(rig, list, sel)
       table.concat(states, ", "))
   end
   local selected = {}
-  for _, p in ipairs(polecat.list(rig.town, rig)) do
+  for _, p in ipairs(polecat.list(rig.town, rig, true)) do -- other hosts' are theirs
     if not state or p.state == state then selected[#selected + 1] = p.name end
   end
   return selected
@@ -285,7 +285,7 @@ function sweep.stale(rig, opts)
   local base = repo:resolve(rig:start_ref())
   local now = sys.now_ms()
   local rows = {}
-  for _, agent in ipairs(store.agents(db, rig.name, false)) do
+  for _, agent in ipairs(store.agents(db, rig.name, false, true)) do
     local report = safety.classify(rig, agent)
     local tip = report.head or report.branch_tip
     local behind

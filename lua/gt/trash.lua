@@ -39,7 +39,7 @@ end
 function trash.pending(rig)
   local list = {}
   for _, op in ipairs(store.ops_running(rig.town:ledger())) do
-    if op.kind == trash.KIND then
+    if op.kind == trash.KIND and store.is_local(rig.town:ledger(), op) then -- another host's: its disk
       local rig_name, rest = layout.split_id(op.agent)
       local name = rest and rest:match("^%.trash/(.+)$")
       if rig_name == rig.name and name then
@@ -114,7 +114,7 @@ function trash.empty(rig, item, opts)
   end
   local function running()
     for _, op in ipairs(store.ops_running(db, key)) do
-      if op.kind == trash.KIND then return op end
+      if op.kind == trash.KIND and store.is_local(db, op) then return op end
     end
     return nil
   end

@@ -6,7 +6,7 @@ local sys = require("gt.sys")
 local json = { null = require("dkjson").null }
 function json.decode(s) return require("dkjson").decode(s, 1, json.null) end
 
-local FIELDS = { "branch", "created_at", "issue", "missing", "name", "path", "rig", "session", "state",
+local FIELDS = { "branch", "created_at", "here", "host", "issue", "missing", "name", "path", "rig", "session", "state",
   "updated_at" }
 
 local function keys(t)

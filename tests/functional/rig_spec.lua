@@ -250,13 +250,14 @@ describe("gt rig list", function()
     for _, r in ipairs(list) do
       local keys = {}
       for k in pairs(r) do keys[#keys + 1] = k end
-      assert.same({ "added_at", "default_branch", "missing", "name", "path", "polecats", "url" }, sorted(keys))
+      assert.same({ "added_at", "default_branch", "elsewhere", "missing", "name", "path", "polecats", "url" },
+        sorted(keys))
       assert.is_true(r.added_at >= t0 and r.added_at <= sys.now_ms())
     end
     assert.same({ name = "alpha", url = "file://" .. origin, default_branch = "main", path = town .. "/alpha",
-      polecats = 0, missing = false, added_at = list[1].added_at }, list[1])
+      polecats = 0, missing = false, elsewhere = false, added_at = list[1].added_at }, list[1])
     assert.same({ name = "beta", url = origin, default_branch = "main", path = town .. "/beta",
-      polecats = 1, missing = false, added_at = list[2].added_at }, list[2])
+      polecats = 1, missing = false, elsewhere = false, added_at = list[2].added_at }, list[2])
     local out
     code, out, err = helpers.gt({ "--town", town, "rig", "list" })
     assert.equal(0, code, err)

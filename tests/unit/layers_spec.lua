@@ -8,7 +8,7 @@ local root = fs.realpath(here .. "/../..")
 
 --- Layers, bottom up.
 local LAYERS = {
-  { name = "C modules", "gt.fs", "gt.git", "gt.hash", "gt.ledger", "gt.lock", "gt.proc",
+  { name = "C modules", "gt.fs", "gt.git", "gt.hash", "gt.ledger", "gt.pg", "gt.lock", "gt.proc",
     "gt.readline", "gt.snapshot", "gt.sys" },
   { name = "Lua utilities", "gt.errors", "gt.json", "gt.progress", "gt.output", "gt.names",
     "gt.branch", "gt.luafile", "gt.layout", "gt.locate", "gt.fault", "gt.files", "gt.hooks", "gt.trust",
@@ -17,7 +17,7 @@ local LAYERS = {
   { name = "lifecycle", "gt.safety", "gt.salvage", "gt.reap", "gt.trash", "gt.session", "gt.polecat.spawn",
     "gt.polecat.journal", "gt.polecat.idle", "gt.polecat", "gt.sweep", "gt.stats", "gt.rig_remove",
     "gt.doctor" },
-  { name = "commands and REPL", "gt.commands", "gt.commands.town", "gt.commands.rig",
+  { name = "commands and REPL", "gt.commands", "gt.commands.town", "gt.commands.ledger", "gt.commands.rig",
     "gt.commands.polecat", "gt.commands.session", "gt.commands.done", "gt.commands.sweep",
     "gt.commands.salvage", "gt.commands.admin", "gt.commands.shell",
     "gt.commands.repl", "gt.cli", "gt.manpage", "gt.repl",

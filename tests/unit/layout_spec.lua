@@ -24,6 +24,10 @@ describe("gt.layout", function()
     assert.equal(RIG .. "/.gt/locks/git.lock", layout.lock(RIG, "git"))
     assert.equal(RIG .. "/.gt/locks/fetch.lock", layout.lock(RIG, "fetch"))
     assert.equal("polecat-fixer", layout.polecat_lock("fixer"))
+    assert.equal("fixer", layout.polecat_of_lock(layout.polecat_lock("fixer")))
+    assert.equal("a-b", layout.polecat_of_lock("polecat-a-b"))
+    assert.is_nil(layout.polecat_of_lock("git"))
+    assert.is_nil(layout.polecat_of_lock("fetch"))
     assert.equal(RIG .. "/.gt/locks/polecat-fixer.lock", layout.lock(RIG, layout.polecat_lock("fixer")))
     assert.equal(RIG .. "/polecats", layout.polecats(RIG))
     assert.equal(RIG .. "/polecats/fixer", layout.home(RIG, "fixer"))
@@ -127,7 +131,8 @@ return required, functions
     assert.same({}, required)
     -- The functions exercised above are all there are.
     assert.same({ "dotgt", "home", "id", "init_file", "is_trash", "ledger", "lock", "locks", "log", "logs", "module_root",
-      "polecat_lock", "polecats", "removed_rig", "repo", "rig_add_lock", "rig_config", "rig_root", "salvage_prefix", "salvages",
+      "polecat_lock", "polecat_of_lock", "polecats", "removed_rig", "repo", "rig_add_lock", "rig_config",
+      "rig_root", "salvage_prefix", "salvages",
       "session_exit", "split_id", "town_config", "town_locks", "trash", "trash_entry", "trash_key", "trash_log",
       "trash_root", "trust_scope", "worktree", "worktree_admin" }, functions)
   end)

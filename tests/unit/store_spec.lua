@@ -1,7 +1,8 @@
--- gt.store on real sqlite ledgers in temporary folders: opening (and refusing to start afresh),
+-- gt.store on real ledgers: sqlite files in temporary folders, or, with GT_TEST_BACKEND=postgresql
+-- (scripts/test), the throwaway PostgreSQL server's: opening (and refusing to start afresh),
 -- the schema's migrations, rigs, agents and their events, the journal of operations, the tree
--- cache and transactions. What it wrote is read back with plain SQL (gt.ledger) where the API
--- alone could not tell.
+-- cache, transactions, hosts and copies between backends. What it wrote is read back with plain
+-- SQL where the API alone could not tell. The specs of sqlite's files run on sqlite only.
 local store = require("gt.store")
 local ledger = require("gt.ledger")
 local errors = require("gt.errors")
@@ -43,6 +44,14 @@ local function claim(db, rig, name, extra)
   return store.tx(db, store.agent_claim, a)
 end
 
+local on_sqlite = helpers.backend == "sqlite"
+local sqlite_it = on_sqlite and it or pending
+local server_it = on_sqlite and pending or it
+
+--- The ledger's message for a second rig of one name, after "ledger: <where>: ".
+local DUPLICATE_RIG = on_sqlite and "UNIQUE constraint failed: rigs.name" or
+  'duplicate key value violates unique constraint "rigs_pkey"'
+
 describe("gt.store", function()
   local dir
 
@@ -51,7 +60,7 @@ describe("gt.store", function()
   end)
 
   describe("open", function()
-    it("creates a new ledger only when asked, at the latest schema version", function()
+    sqlite_it("creates a new ledger only when asked, at the latest schema version", function()
       local path = dir .. "/ledger.db"
       local db <close> = store.open(path, { create = true })
       assert.is_true(helpers.exists(path))
@@ -63,7 +72,7 @@ describe("gt.store", function()
       assert.same({ "agents", "events", "name_counters", "operations", "rigs", "sessions", "tree_facts" }, tables)
     end)
 
-    it("reopens an existing ledger with or without create, keeping what it holds", function()
+    sqlite_it("reopens an existing ledger with or without create, keeping what it holds", function()
       local path = dir .. "/ledger.db"
       local db = store.open(path, { create = true })
       store.rig_add(db, { name = "demo", url = "/o.git", default_branch = "main", path = "/t/demo" })
@@ -75,7 +84,7 @@ describe("gt.store", function()
       assert.equal(#store.migrations, created:user_version())
     end)
 
-    it("refuses a missing ledger without create, and makes no file", function()
+    sqlite_it("refuses a missing ledger without create, and makes no file", function()
       local path = dir .. "/missing.db"
       local e = gt_error(store.open, path)
       assert.equal("failure", e.kind)
@@ -89,7 +98,7 @@ describe("gt.store", function()
       assert.is_false(helpers.exists(path))
     end)
 
-    it("refuses an empty (0 byte) file instead of starting afresh, leaving it as it was", function()
+    sqlite_it("refuses an empty (0 byte) file instead of starting afresh, leaving it as it was", function()
       local path = dir .. "/ledger.db"
       helpers.write(path, "")
       local e = gt_error(store.open, path)
@@ -99,7 +108,7 @@ describe("gt.store", function()
       assert.equal("", helpers.read(path))
     end)
 
-    it("refuses a file that is not a database, leaving it as it was", function()
+    sqlite_it("refuses a file that is not a database, leaving it as it was", function()
       local path = dir .. "/ledger.db"
       local junk = string.rep("not a ledger ", 100)
       helpers.write(path, junk)
@@ -110,7 +119,7 @@ describe("gt.store", function()
       assert.equal(junk, helpers.read(path))
     end)
 
-    it("refuses a database that never had the schema (user_version 0) without create", function()
+    sqlite_it("refuses a database that never had the schema (user_version 0) without create", function()
       local path = dir .. "/ledger.db"
       local raw = assert(ledger.open(path))
       assert(raw:exec("CREATE TABLE unrelated (x)"))
@@ -124,7 +133,7 @@ describe("gt.store", function()
       assert.is_nil(check:row("SELECT name FROM sqlite_master WHERE name = 'agents'"))
     end)
 
-    it("refuses a ledger made by a newer gt (a schema version it does not know)", function()
+    sqlite_it("refuses a ledger made by a newer gt (a schema version it does not know)", function()
       local path = dir .. "/ledger.db"
       local db = store.open(path, { create = true })
       local newer = #store.migrations + 5
@@ -136,7 +145,7 @@ describe("gt.store", function()
         newer, #store.migrations), e.message)
     end)
 
-    it("applies the migrations a ledger has not seen, once, on open", function()
+    sqlite_it("applies the migrations a ledger has not seen, once, on open", function()
       local path = dir .. "/ledger.db"
       local db = store.open(path, { create = true })
       store.rig_add(db, { name = "demo", url = "/o.git", default_branch = "main", path = "/t/demo" })
@@ -160,7 +169,7 @@ describe("gt.store", function()
     local path, db
 
     before_each(function()
-      path = dir .. "/ledger.db"
+      path = helpers.ledger_target(dir)
       db = store.open(path, { create = true })
     end)
 
@@ -195,7 +204,7 @@ describe("gt.store", function()
         local e = gt_error(store.rig_add, db, { name = "demo", url = "/b.git", default_branch = "main",
           path = "/t/demo" })
         assert.equal("failure", e.kind)
-        assert.equal("ledger: " .. path .. ": UNIQUE constraint failed: rigs.name", e.message)
+        assert.equal("ledger: " .. store.describe(path) .. ": " .. DUPLICATE_RIG, e.message)
         assert.equal("/a.git", store.rig_get(db, "demo").url)
       end)
 
@@ -383,7 +392,7 @@ describe("gt.store", function()
         assert.equal("demo/a", op.agent)
         assert.equal("running", op.status)
         assert.equal(sys.pid(), op.pid)
-        assert.equal(sys.hostname() or "?", op.host)
+        assert.equal(store.host(), op.host)
         assert.is_true(op.started_at >= before and op.started_at <= sys.now_ms())
         assert.is_nil(op.finished_at)
         assert.same({ "branch", "worktree", "ledger" }, op.steps_planned)
@@ -506,11 +515,28 @@ describe("gt.store", function()
           store.event(tx, "demo/a", "before")
           store.rig_add(tx, { name = "demo", url = "/o2", default_branch = "main", path = "/p" })
         end)
-        assert.equal("ledger: " .. path .. ": UNIQUE constraint failed: rigs.name", e.message)
+        assert.equal("ledger: " .. store.describe(path) .. ": " .. DUPLICATE_RIG, e.message)
         assert.same({}, store.events(db, "demo/a"))
       end)
 
-      it("says who holds the ledger when it stays busy (exit 5)", function()
+      server_it("runs fn again after a conflict with another connection, not half of it", function()
+        local other <close> = store.open(path)
+        claim(db, "demo", "a")
+        local runs = 0
+        store.tx(db, function(tx)
+          runs = runs + 1
+          local row = store.agent_get(tx, "demo/a")
+          if runs == 1 then -- another host changes the same row meanwhile, and commits first
+            store.tx(other, function(o) store.agent_set_state(o, "demo/a", "working") end)
+          end
+          store.agent_set_state(tx, "demo/a", row.state == "working" and "idle" or "stalled")
+        end)
+        assert.equal(2, runs)
+        assert.equal("idle", store.agent_get(db, "demo/a").state)
+        assert.same({ "spawning", "working", "idle" }, kinds(store.events(db, "demo/a")))
+      end)
+
+      sqlite_it("says who holds the ledger when it stays busy (exit 5)", function()
         local holder = dir .. "/hold.lua"
         helpers.write(holder, ([[
           local ledger = require("gt.ledger")
@@ -549,6 +575,134 @@ describe("gt.store", function()
           :format(path, gt.executable, holder), (lines[3]:gsub("pid %d+", "pid N")))
         assert.same({ "held" }, kinds(store.events(db, "demo/h")))
         assert.same({}, store.events(db, "demo/w"))
+      end)
+    end)
+
+    describe("hosts", function()
+      it("records the host that claims a name, GT_HOST or the host name", function()
+        claim(db, "demo", "a")
+        assert.equal(store.host(), store.agent_get(db, "demo/a").host)
+        local r = helpers.in_child([[
+          local store = require("gt.store")
+          local db <close> = store.open(...)
+          store.tx(db, store.agent_claim, { id = "demo/b", rig = "demo", name = "b" })
+          return store.agent_get(db, "demo/b").host, store.host()
+        ]], { path }, { env = { GT_HOST = "build-7" } })
+        assert.equal("build-7", r)
+        assert.equal("build-7", store.agent_get(db, "demo/b").host)
+        -- On a server a host acts on its own rows; sqlite's ledger is one machine's: all are.
+        assert.equal(not on_sqlite, not store.is_local(db, store.agent_get(db, "demo/b")))
+        assert.is_true(store.is_local(db, store.agent_get(db, "demo/a")))
+        assert.is_true(store.is_local(db, { host = nil })) -- a row from before hosts
+      end)
+
+      it("lists the agents of one host, and counts the live ones of each", function()
+        claim(db, "demo", "a")
+        assert(db:exec("UPDATE agents SET host = 'far' WHERE id = 'demo/a'"))
+        claim(db, "demo", "b")
+        claim(db, "demo", "c")
+        store.tx(db, store.agent_set_state, "demo/c", "removed")
+        assert.same({ "demo/a" }, names_of(store.agents(db, "demo", false, "far")))
+        assert.same({ "demo/b" }, names_of(store.agents(db, "demo", false, store.host())))
+        assert.same(on_sqlite and { "demo/a", "demo/b" } or { "demo/b" },
+          names_of(store.agents(db, "demo", false, true)))
+        assert.same({ "demo/a", "demo/b" }, names_of(store.agents(db, "demo", false)))
+        assert.same({ far = 1, [store.host()] = 1 }, store.hosts(db))
+      end)
+
+      it("refuses a bad GT_HOST in one line", function()
+        local res = helpers.lua_child([[return require("gt.store").host()]], {}, { env = { GT_HOST = "a b" } })
+        assert.is_false(res.ok)
+        assert.equal("usage", res.kind)
+        assert.equal('GT_HOST "a b" is not a host name (no spaces, at most 255 bytes)', res.message)
+      end)
+    end)
+
+    describe("name locks", function()
+      sqlite_it("are the lock files' alone on sqlite: always granted", function()
+        assert.is_true(store.name_lock(db, "demo/a", 0))
+        assert.is_true(store.name_lock(db, "demo/a", 0))
+        store.name_unlock(db, "demo/a")
+      end)
+
+      server_it("keep a name to one connection of the server until it lets go", function()
+        local other <close> = store.open(path)
+        assert.is_true(store.name_lock(db, "demo/a", 0))
+        assert.is_false(store.name_lock(other, "demo/a", 0))
+        local t0 = sys.clock_ms()
+        assert.is_false(store.name_lock(other, "demo/a", 60))
+        assert.is_true(sys.clock_ms() - t0 >= 55)
+        assert.is_true(store.name_lock(other, "demo/b", 0)) -- another name is free
+        store.name_unlock(db, "demo/a")
+        assert.is_true(store.name_lock(other, "demo/a", 0))
+      end)
+
+      server_it("are let go when the connection that held them closes (a host that died)", function()
+        local holder = store.open(path)
+        assert.is_true(store.name_lock(holder, "demo/a", 0))
+        assert.is_false(store.name_lock(db, "demo/a", 0))
+        holder:close()
+        assert.is_true(store.name_lock(db, "demo/a", 2000))
+      end)
+    end)
+
+    describe("copy", function()
+      it("copies every table with its ids, checked by count and digest, and numbers on", function()
+        store.rig_add(db, { name = "demo", url = "/o.git", default_branch = "main", path = "/t/demo" })
+        claim(db, "demo", "a", { issue = "GT-1" })
+        claim(db, "demo", "b")
+        store.tx(db, store.agent_set_state, "demo/b", "removed")
+        local op = store.op_begin(db, "add", "demo/a", { "x", "y" }, { branch = "polecat/a", n = 3 })
+        store.op_step(db, op, "x", { ["quote's"] = "\"it\"" })
+        store.session_begin(db, { agent = "demo/a", pid = 42, pid_start = "99", command = { "sh", "-c", "x" },
+          detached = true })
+        store.tx(db, store.name_overflow_next, "demo", 7)
+        store.set_tree_needs_filters(db, string.rep("ab", 20), true)
+        -- The copy goes to the other backend where there is one (a server runs), else to sqlite.
+        local to = (on_sqlite and helpers.pg_ledger()) or (dir .. "/copy.db")
+        local dst <close> = store.open(to, { create = true })
+        local copied = store.tx(dst, function() return store.copy(db, dst) end)
+        local expected = {}
+        for _, t in ipairs(store.TABLES) do expected[#expected + 1] = t.name end
+        local got = {}
+        for i, c in ipairs(copied) do
+          got[i] = c.table
+          local n, digest = store.table_digest(db, store.TABLES[i])
+          assert.equal(n, c.rows)
+          assert.equal(digest, c.digest)
+        end
+        assert.same(expected, got)
+        assert.same(store.counts(db), store.counts(dst))
+        assert.equal("GT-1", store.agent_get(dst, "demo/a").issue)
+        assert.same(store.events(db, "demo/b"), store.events(dst, "demo/b"))
+        assert.same(store.ops_running(db), store.ops_running(dst))
+        assert.equal(8, store.tx(dst, store.name_overflow_next, "demo", 1))
+        -- New rows are numbered after the copied ones.
+        local next_op = store.op_begin(dst, "remove", "demo/a", { "z" })
+        assert.is_true(next_op > op)
+      end)
+
+      it("refuses a copy whose rows differ, naming the table", function()
+        claim(db, "demo", "a")
+        local to = dir .. "/copy.db"
+        local dst <close> = store.open(to, { create = true })
+        assert(dst:exec([[CREATE TRIGGER meddle AFTER INSERT ON agents BEGIN
+          UPDATE agents SET issue = 'changed' WHERE id = NEW.id; END]]))
+        local e = gt_error(store.tx, dst, function() return store.copy(db, dst) end)
+        assert.equal("failure", e.kind)
+        assert.truthy(e.message:find("^the copy of table agents differs %(1 rows"), e.message)
+        assert.same({}, store.agents(dst, nil, true)) -- rolled back
+      end)
+
+      it("seals a ledger: every change refused with where it went, reading still works", function()
+        local to = dir .. "/sealed.db"
+        local src <close> = store.open(to, { create = true })
+        claim(src, "demo", "a")
+        store.tx(src, store.seal, "postgresql://gt@db/town")
+        local e = gt_error(claim, src, "demo", "b")
+        assert.truthy(e.message:find("this ledger moved to postgresql://gt@db/town (gt ledger migrate): " ..
+          "run the command again", 1, true), e.message)
+        assert.equal("spawning", store.agent_get(src, "demo/a").state)
       end)
     end)
   end)

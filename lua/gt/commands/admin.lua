@@ -81,7 +81,7 @@ return {
         rig = cmd.args.rig, town_error = town_error })
       if ok_town then t:close() end
       local open = 0
-      for _, p in ipairs(problems) do if not p.fixed then open = open + 1 end end
+      for _, p in ipairs(problems) do if not p.fixed and p.severity ~= "info" then open = open + 1 end end
       if cmd.args.json then
         output.json({ ok = open == 0, problems = json.array(problems) })
         return open == 0 and 0 or 1
@@ -93,7 +93,7 @@ return {
       end
       for _, p in ipairs(problems) do
         local who = p.rig and p.name and layout.id(p.rig, p.name) or p.rig and ("rig " .. p.rig) or p.kind
-        output.say("%s %s: %s", p.fixed and "fixed" or "problem", who, p.message)
+        output.say("%s %s: %s", p.fixed and "fixed" or p.severity == "info" and "note" or "problem", who, p.message)
       end
       return open == 0 and 0 or 1
     end,

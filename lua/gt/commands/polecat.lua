@@ -159,12 +159,15 @@ return {
   {
     name = "polecat list",
     summary = "List the polecats of the rig (every rig with --all).",
+    description = "On a ledger that several hosts share, the polecats of every host are listed, " ..
+      "with a HOST column; --host H lists those of host H only.",
+    options = { { "--host", "List the polecats of this host only.", argname = "<host>" } },
     flags = { { "--json", "Print JSON." }, { "--all", "List the polecats of every rig." } },
     needs = "town",
     run = function(cmd)
       local polecat = lifecycle()
       local rig = not cmd.args.all and cmd.town:find_rig(cmd.args.rig) or nil
-      local rows = polecat.list(cmd.town, rig)
+      local rows = polecat.list(cmd.town, rig, cmd.args.host)
       if rig then rig:close() end
       if cmd.args.json then
         for _, r in ipairs(rows) do r.issue = r.issue or null; r.session = session_json(r.session) end
@@ -174,9 +177,14 @@ return {
       local columns = { { "name", "NAME" }, { "state", "STATE" }, { "age", "SINCE" },
         { "session", "SESSION" }, { "issue", "ISSUE" }, { "branch", "BRANCH" } }
       if cmd.args.all then table.insert(columns, 1, { "rig", "RIG" }) end
+      local hosts = {}
+      for _, r in ipairs(rows) do hosts[r.host] = true end
+      -- The HOST column: only where several hosts share the ledger (after NAME).
+      if next(hosts, next(hosts)) then table.insert(columns, cmd.args.all and 3 or 2, { "host", "HOST" }) end
       output.listing(rows, { json = cmd.args.json, none = "no polecats", columns = columns,
         cells = function(r)
-          return { rig = r.rig, name = r.name, state = r.missing and r.state .. " (missing)" or r.state,
+          return { rig = r.rig, name = r.name, host = r.host,
+            state = r.missing and r.state .. " (missing)" or r.state,
             branch = r.branch or "", issue = r.issue or "", age = output.age(now - r.updated_at),
             session = describe(r.session) }
         end })

@@ -66,7 +66,8 @@ return {
           { "age", "AGE" }, { "url", "URL" } },
         cells = function(r)
           return { name = r.name, branch = r.default_branch, polecats = tostring(r.polecats),
-            age = output.age(now - r.added_at), url = r.url .. (r.missing and "  (folder missing)" or "") }
+            age = output.age(now - r.added_at), url = r.url .. (r.missing and "  (folder missing)" or
+              r.elsewhere and "  (not on this host: gt rig add " .. r.name .. " URL clones it)" or "") }
         end })
       return 0
     end,

@@ -2,20 +2,30 @@
 local output = require("gt.output")
 local town = require("gt.town")
 local trust = require("gt.trust")
+local store = require("gt.store")
 
 return {
   {
     name = "init",
     summary = "Create a town: the folder that holds rigs and the ledger.",
     description = "Create a town in DIR (default: $GT_TOWN, else ~/gt). Running it on an existing " ..
-      "town changes nothing.",
+      "town changes nothing. Its ledger is a sqlite file in the town, or with --ledger (or " ..
+      "$GT_LEDGER) a PostgreSQL database that the towns of several hosts share; libpq's " ..
+      "environment (PGHOST, PGPASSFILE, PGSSLMODE, ...) applies.",
     arguments = { { "dir", "Folder of the town.", args = "?" } },
+    options = { { "--ledger", "Keep the ledger on this PostgreSQL server (postgresql://...).",
+      argname = "<url>" } },
     flags = { { "--json", "Print JSON." } },
     run = function(cmd)
       local dir = cmd.args.dir or town.default_root()
-      local t, existed = town.init(dir)
+      local t, existed = town.init(dir, { ledger = cmd.args.ledger })
+      if existed and cmd.args.ledger then
+        output.warn("the town exists: its ledger stays %s (gt ledger migrate --to URL moves it)",
+          store.describe(t:ledger_target()))
+      end
       if cmd.args.json then
-        output.json({ path = t.root, existed = existed, owned = trust.owns(t.root) })
+        output.json({ path = t.root, existed = existed, owned = trust.owns(t.root),
+          ledger = store.describe(t:ledger_target()) })
       elseif existed then
         output.say("town already exists at %s", t.root)
         if not trust.owns(t.root) then

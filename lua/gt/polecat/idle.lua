@@ -95,10 +95,11 @@ local function delete_branch(rig, b, tip, owner, strict)
   check_doing("deleting branch " .. b, ok, err, code)
 end
 
---- The idle polecats of `rig`, least recently used first.
+--- The idle polecats of `rig` on this host (their worktrees are here), least recently used
+--- first.
 function idle.members(rig)
   local list = {}
-  for _, a in ipairs(store.agents(rig.town:ledger(), rig.name, false)) do
+  for _, a in ipairs(store.agents(rig.town:ledger(), rig.name, false, true)) do
     if a.state == "idle" then list[#list + 1] = a end
   end
   table.sort(list, function(a, b)
@@ -108,12 +109,13 @@ function idle.members(rig)
   return list
 end
 
---- The running reuse operations of `rig` that take polecat `name`'s worktree (they are keyed by
---- the new polecat's id).
+--- The running reuse operations of `rig` on this host that take polecat `name`'s worktree (they
+--- are keyed by the new polecat's id).
 function idle.reusing(db, rig, name)
   local list = {}
   for _, op in ipairs(store.ops_running(db)) do
-    if op.kind == "reuse" and op.data.old == name and layout.split_id(op.agent) == rig.name then
+    if op.kind == "reuse" and op.data.old == name and layout.split_id(op.agent) == rig.name and
+        store.is_local(db, op) then
       list[#list + 1] = op
     end
   end
@@ -375,6 +377,7 @@ local function try_candidate(rig, a, new)
   local db = rig.town:ledger()
   local lk = lock.try(layout.lock(rig.root, layout.polecat_lock(a.name)),
     { what = "gt polecat add " .. new .. " (reusing " .. a.name .. ")" })
+  lk = lk and rig:name_lock(lk, a.name, 0)
   if not lk then return nil end
   local ok, c = xpcall(function()
     local agent = store.agent_get(db, a.id)
@@ -727,6 +730,11 @@ function idle.recover_reuse(rig, op, held)
         "(%s); try again", data.old, data.new, err)
     end
     check_doing(layout.polecat_lock(other), taken, err, code)
+    taken = rig:name_lock(taken, other, 0)
+    if not taken then
+      errors.raise("busy", "an interrupted reuse of %s as %s is being finished by another command; " ..
+        "try again", data.old, data.new)
+    end
   end
   local lk <close> = taken
   local still = false

@@ -143,9 +143,9 @@ end
 --- Finishes what a killed command left on polecat `name` of `rig`: an add is rolled back (or
 --- finished, see recover_add), a remove is carried to its end, a reuse of an idle polecat's
 --- worktree (on either name) is finished or rolled back and an idle transition finished
---- (gt.polecat.idle). The caller holds the polecat's
---- lock, which the killed command held for all of its operation: so whatever host or pid the
---- journal names, its operation is abandoned. opts: force, discard (as for remove). Returns
+--- (gt.polecat.idle). The caller holds the polecat's lock, which the killed command held for
+--- all of its operation: so whatever pid the journal names, its operation is abandoned.
+--- Operations of other hosts are left to them. opts: force, discard (as for remove). Returns
 --- { add = "rolled_back"|"finished", remove = true, reused = "rolled_back"|"finished",
 --- salvages = {...} } for what it did.
 function journal.recover(rig, name, opts)
@@ -153,22 +153,26 @@ function journal.recover(rig, name, opts)
   local recovered = { salvages = {} }
   local db = rig.town:ledger()
   for _, op in ipairs(store.ops_running(db, layout.id(rig.name, name))) do
-    local salvages
-    if op.kind == "add" then
-      recovered.add, salvages = recover_add(rig, name, op, opts)
-    elseif op.kind == "remove" then
-      salvages = recover_remove(rig, name, op)
-      recovered.remove = true
-    elseif op.kind == "reuse" then -- an add that took an idle polecat's worktree (gt.polecat.idle)
-      recovered.add = idle.recover_reuse(rig, op, name)
-    elseif op.kind == "idle" then
-      idle.recover_idle(rig, op)
-    elseif op.kind == "restore" then -- gt salvage restore (gt.salvage)
-      local gone
-      salvages, gone = salvage.recover_restore(rig, name, op)
-      if gone then recovered.add = "rolled_back" end
+    -- Another host's operation (a shared ledger) changed that host's disk: only it can finish
+    -- it. It holds the name (its polecat is live there), so nothing here touches it.
+    if store.is_local(db, op) then
+      local salvages
+      if op.kind == "add" then
+        recovered.add, salvages = recover_add(rig, name, op, opts)
+      elseif op.kind == "remove" then
+        salvages = recover_remove(rig, name, op)
+        recovered.remove = true
+      elseif op.kind == "reuse" then -- an add that took an idle polecat's worktree (gt.polecat.idle)
+        recovered.add = idle.recover_reuse(rig, op, name)
+      elseif op.kind == "idle" then
+        idle.recover_idle(rig, op)
+      elseif op.kind == "restore" then -- gt salvage restore (gt.salvage)
+        local gone
+        salvages, gone = salvage.recover_restore(rig, name, op)
+        if gone then recovered.add = "rolled_back" end
+      end
+      for _, s in ipairs(salvages or {}) do recovered.salvages[#recovered.salvages + 1] = s end
     end
-    for _, s in ipairs(salvages or {}) do recovered.salvages[#recovered.salvages + 1] = s end
   end
   -- A reuse of this polecat's worktree by another name (its operation is keyed by that name).
   for _, op in ipairs(idle.reusing(db, rig, name)) do
