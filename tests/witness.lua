@@ -9,12 +9,17 @@ local helpers = require("helpers")
 
 local witness = {}
 
---- Opens the ledger of town `town` with the C module of its backend (the sqlite file, or the
---- server .gt/town.lua names).
-function witness.ledger(town)
+--- Where the ledger of town `town` is: the server .gt/town.lua names, else its sqlite file.
+function witness.ledger_target(town)
   local config = luafile.read(town .. "/.gt/town.lua") or {}
-  if config.ledger then return assert(pg.open(config.ledger)) end
-  return assert(ledger.open(town .. "/.gt/ledger.db"))
+  return config.ledger or (town .. "/.gt/ledger.db")
+end
+
+--- Opens the ledger of town `town` with the C module of its backend.
+function witness.ledger(town)
+  local target = witness.ledger_target(town)
+  if target:sub(1, 1) ~= "/" then return assert(pg.open(target)) end
+  return assert(ledger.open(target))
 end
 
 --- Rows of one query on the town's ledger.

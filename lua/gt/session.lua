@@ -28,14 +28,13 @@ session.STOP_TIMEOUT_MS = 10000
 
 local SIGKILL, SIGTERM = 9, 15
 
-local this_host = store.host -- the host sessions record (GT_HOST, else the host name)
 
 --- Whether session row `s` runs: not recorded ended, and its process (its pid with its start
 --- time) exists. A session of another host counts as running until it is recorded ended (gt
 --- cannot see that host's processes).
 function session.alive(s)
   if s.ended_at then return false end
-  if s.host ~= this_host() then return true end
+  if not s.here then return true end
   local start = sys.proc_start(s.pid)
   return start ~= nil and start == s.pid_start
 end
@@ -238,8 +237,9 @@ end
 --- returns { pid, signal = 15|9, info = session.info of the ended session }.
 function session.stop_session(rig, s, timeout_ms)
   local db = rig.town:ledger()
-  if s.host ~= this_host() then
-    errors.raise("failure", "the session (pid %d) runs on host %s; stop it there", s.pid, s.host)
+  if not s.here then
+    errors.raise("notfound", "the session (pid %d) runs on host %s, not this one (%s): stop it there",
+      s.pid, s.host, store.host())
   end
   local sent = SIGTERM
   if session.alive(s) then

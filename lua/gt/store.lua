@@ -535,8 +535,13 @@ end
 
 -- Sessions (a command run in a polecat's worktree) ----------------------------------------
 
-local function session_row(row)
-  if row then row.command = decode(row.command) end
+--- A session row, its command decoded; `here` says whether its process is this host's to see
+--- (store.is_local).
+local function session_row(db, row)
+  if row then
+    row.command = decode(row.command)
+    row.here = store.is_local(db, row)
+  end
   return row
 end
 
@@ -571,13 +576,13 @@ function store.sessions_last(db, rig)
   if rig then
     sql = sql .. " AND s.agent IN (SELECT id FROM agents WHERE rig = ?)"
   end
-  for row in db:rows(sql, rig and { rig } or {}) do map[row.agent] = session_row(row) end
+  for row in db:rows(sql, rig and { rig } or {}) do map[row.agent] = session_row(db, row) end
   return map
 end
 
 --- The last session of agent `id`, or nil.
 function store.session_last(db, id)
-  return session_row(first_row(db, "SELECT * FROM sessions WHERE agent = ? ORDER BY id DESC LIMIT 1", id))
+  return session_row(db, first_row(db, "SELECT * FROM sessions WHERE agent = ? ORDER BY id DESC LIMIT 1", id))
 end
 
 --- The sessions not recorded as ended (of agent `id`, or all of them when nil), oldest first.
@@ -585,7 +590,7 @@ function store.sessions_open(db, id)
   local list = {}
   local sql = "SELECT * FROM sessions WHERE ended_at IS NULL" .. (id and " AND agent = ?" or "") ..
     " ORDER BY id"
-  for row in db:rows(sql, id and { id } or {}) do list[#list + 1] = session_row(row) end
+  for row in db:rows(sql, id and { id } or {}) do list[#list + 1] = session_row(db, row) end
   return list
 end
 

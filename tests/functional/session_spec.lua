@@ -283,7 +283,7 @@ describe("polecat sessions", function()
   it("a reused pid with another start time is not taken for the session", function()
     add(fx, "reused")
     local store = require("gt.store")
-    local db = store.open(fx.town .. "/.gt/ledger.db")
+    local db = store.open(witness.ledger_target(fx.town))
     -- This process's own pid, but not its start time: some earlier process that had the pid.
     local id
     store.tx(db, function()
@@ -297,7 +297,7 @@ describe("polecat sessions", function()
     assert.is_number(sessions(fx, "reused")[1].ended_at)
     assert.is_true(running(sys.pid()))
     -- With its real start time it is running (and not touched).
-    db = store.open(fx.town .. "/.gt/ledger.db")
+    db = store.open(witness.ledger_target(fx.town))
     store.tx(db, function()
       id = store.session_begin(db, { agent = "demo/reused", pid = sys.pid(),
         pid_start = sys.proc_start(sys.pid()), command = { "this" }, detached = true })
@@ -310,8 +310,7 @@ describe("polecat sessions", function()
 
   it("only a working or idle polecat runs a command", function()
     add(fx, "odd")
-    local ledger = require("gt.ledger")
-    local db = assert(ledger.open(fx.town .. "/.gt/ledger.db"))
+    local db = witness.ledger(fx.town)
     assert(db:exec("UPDATE agents SET state = 'zombie' WHERE id = 'demo/odd'"))
     local code, _, err = helpers.gt_rig(fx, { "polecat", "run", "odd", "--", "true" })
     assert.equal(1, code)

@@ -4,13 +4,12 @@
 local helpers = require("helpers")
 local witness = require("witness")
 local json = require("gt.json")
-local ledger = require("gt.ledger")
 local git = helpers.git
 
 --- Runs one SQL statement on the town's ledger (what gt itself does not do: a state only
 --- another command sets, a time in the past).
 local function sql(fx, stmt, ...)
-  local db <close> = assert(ledger.open(fx.town .. "/.gt/ledger.db"))
+  local db <close> = witness.ledger(fx.town)
   assert(db:exec(stmt, ...))
 end
 
