@@ -42,18 +42,22 @@ Rig.__tostring = function(r) return "gt.Rig (" .. r.name .. ")" end
 ---@return gt.Rig
 function rig.open(town, name)
   names.check(name, "rig name")
+  local db = town:ledger()
   local root = layout.rig_root(town.root, name)
+  local row = store.rig_get(db, name)
+  local shared = store.backend(db) == "postgresql"
   local config, err = luafile.read(layout.rig_config(root))
-  if not config and fs.lstat(layout.rig_config(root)) and store.rig_get(town:ledger(), name) then
+  if not config and row and fs.lstat(layout.rig_config(root)) then
     errors.raise("failure", "reading the config of rig %s: %s", name, err)
-  end
-  if not config or not store.rig_get(town:ledger(), name) then
-    if not config and store.rig_get(town:ledger(), name) then
-      errors.raise("notfound", "rig %s of the shared ledger has no folder on this host (%s): gt rig " ..
-        "add %s URL clones it here", errors.quote(name), store.host(), name)
-    end
+  elseif not config and row and shared then
+    errors.raise("notfound", "rig %s of the shared ledger has no folder on this host (%s): gt rig " ..
+      "add %s URL clones it here", errors.quote(name), store.host(), name)
+  elseif not config or not row then
     errors.raise("notfound", "no rig %s in town %s", errors.quote(name), town.root)
   end
+  -- On a ledger several hosts share, the default branch is the ledger's: another host may have
+  -- changed it (gt rig set-default) since this one wrote its config.
+  if shared then config.default_branch = row.default_branch end
   return setmetatable({ town = town, name = name, root = root, config = config }, Rig)
 end
 

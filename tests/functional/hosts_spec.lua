@@ -242,6 +242,22 @@ describe("a ledger several hosts share", function()
     assert_agree(h.url, h.beta)
   end)
 
+  server_it("one rig: a host that sets its default branch sets it for all", function()
+    local h = two_hosts()
+    helpers.git(h.work, "push", "-q", "origin", "main:trunk")
+    local code, _, err = helpers.gt({ "--town", h.alpha.town, "rig", "set-default", "demo", "trunk" },
+      { env = { GT_HOST = "alpha" } })
+    assert.equal(0, code, err)
+    local out
+    code, out, err = helpers.gt({ "--town", h.beta.town, "--rig", "demo", "polecat", "add", "b", "--json" },
+      { env = { GT_HOST = "beta" } })
+    assert.equal(0, code, err)
+    assert.equal(helpers.git(h.work, "rev-parse", "HEAD"), require("gt.json").decode(out).start)
+    code, out = helpers.gt({ "--town", h.beta.town, "rig", "list" }, { env = { GT_HOST = "beta" } })
+    assert.equal(0, code)
+    assert.matches("demo%s+trunk", out)
+  end)
+
   server_it("rig remove refuses while another host has polecats in the rig", function()
     local h = two_hosts()
     assert.equal(0, (on(h.alpha, { "polecat", "add", "a" })))
