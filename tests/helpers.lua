@@ -195,6 +195,36 @@ function helpers.gt_rig(fx, args, opts)
   return helpers.gt(full, opts)
 end
 
+--- Quotes `s` for sh.
+function helpers.quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+--- Runs gt commands all at once, as background jobs of one shell, and waits for every one.
+--- Each command is a list of gt's arguments, or { args = {...}, env = {NAME = value} } for a
+--- command with variables of its own. Returns their results { code, stdout, stderr } in order.
+function helpers.run_all(commands)
+  local dir = helpers.tmpdir("jobs")
+  local lines = {}
+  for i, c in ipairs(commands) do
+    local argv = { "env" }
+    for k, v in pairs(c.env or {}) do argv[#argv + 1] = helpers.quote(k .. "=" .. v) end
+    argv[#argv + 1] = helpers.quote(gt.executable)
+    for _, a in ipairs(c.args or c) do argv[#argv + 1] = helpers.quote(a) end
+    lines[#lines + 1] = ("(%s >%s/%d.out 2>%s/%d.err; echo $? >%s/%d.code) &"):format(
+      table.concat(argv, " "), dir, i, dir, i, dir, i)
+  end
+  lines[#lines + 1] = "wait"
+  local r = helpers.run({ "sh", "-c", table.concat(lines, "\n") })
+  assert(r.code == 0, r.stderr)
+  local results = {}
+  for i = 1, #commands do
+    results[i] = { code = tonumber(helpers.read(("%s/%d.code"):format(dir, i))),
+      stdout = helpers.read(("%s/%d.out"):format(dir, i)), stderr = helpers.read(("%s/%d.err"):format(dir, i)) }
+  end
+  return results
+end
+
 --- Lists the lines of a string.
 function helpers.lines(s)
   local out = {}

@@ -110,7 +110,10 @@ end
 --- Returns the town's ledger, opened (and migrated) on first use.
 ---@return gt.Ledger
 function Town:ledger()
-  if not self._db then self._db = store.open(self:ledger_target()) end
+  if not self._db then
+    store.host() -- a bad GT_HOST is refused before anything is done, not at the first write
+    self._db = store.open(self:ledger_target())
+  end
   return self._db
 end
 

@@ -14,9 +14,7 @@ local _ -- discarded results (code, _, err = ...)
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests/functional"
 local root = fs.realpath(here .. "/../..")
 
-local function quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local quote = helpers.quote
 
 --- Two towns sharing one new server ledger, with rig "demo" cloned from one origin in each:
 --- { url, origin, alpha = {town, rig, name, host}, beta = {...} }.
@@ -45,27 +43,16 @@ local function on(h, args, env)
   return helpers.gt(full, { env = e })
 end
 
---- Runs the commands { host = entry, args = {...} } all at once (background jobs of one shell);
---- returns their results { code, stdout, stderr } in order.
+--- Runs the commands { host = entry, args = {...} } all at once (helpers.run_all), each in rig
+--- demo of its host's town; returns their results { code, stdout, stderr } in order.
 local function run_all(commands)
-  local dir = helpers.tmpdir("jobs")
-  local lines = {}
+  local list = {}
   for i, c in ipairs(commands) do
-    local argv = { "env", "GT_HOST=" .. c.host.host, quote(gt.executable), "--town", quote(c.host.town),
-      "--rig", "demo" }
-    for _, a in ipairs(c.args) do argv[#argv + 1] = quote(a) end
-    lines[#lines + 1] = ("(%s >%s/%d.out 2>%s/%d.err; echo $? >%s/%d.code) &"):format(
-      table.concat(argv, " "), dir, i, dir, i, dir, i)
+    local args = { "--town", c.host.town, "--rig", "demo" }
+    for _, a in ipairs(c.args) do args[#args + 1] = a end
+    list[i] = { args = args, env = { GT_HOST = c.host.host } }
   end
-  lines[#lines + 1] = "wait"
-  local r = helpers.run({ "sh", "-c", table.concat(lines, "\n") })
-  assert(r.code == 0, r.stderr)
-  local results = {}
-  for i = 1, #commands do
-    results[i] = { code = tonumber(helpers.read(("%s/%d.code"):format(dir, i))),
-      stdout = helpers.read(("%s/%d.out"):format(dir, i)), stderr = helpers.read(("%s/%d.err"):format(dir, i)) }
-  end
-  return results
+  return helpers.run_all(list)
 end
 
 --- Rows of one query on the shared ledger.
@@ -286,6 +273,16 @@ describe("a ledger server that goes away", function()
   end
   local function server(cmd) return helpers.run({ "bash", root .. "/scripts/pg-tmp", cmd, dir }) end
 
+  --- A new town whose ledger is `url`, with rig demo: its folder.
+  local function town_on(url)
+    local base = helpers.tmpdir("town")
+    local o = helpers.origin(base)
+    local town = base .. "/town"
+    assert.equal(0, (helpers.gt({ "init", "--ledger", url, town })))
+    assert.equal(0, (helpers.gt({ "--town", town, "rig", "add", "demo", o.origin })))
+    return town
+  end
+
   after_each(function()
     if dir then
       server("stop")
@@ -336,11 +333,7 @@ describe("a ledger server that goes away", function()
 
   server_it("lost in the middle of a remove: the next command finishes it, the work saved", function()
     local url = start_server()
-    local base = helpers.tmpdir("lost")
-    local o = helpers.origin(base)
-    local town = base .. "/town"
-    assert.equal(0, (helpers.gt({ "init", "--ledger", url, town })))
-    assert.equal(0, (helpers.gt({ "--town", town, "rig", "add", "demo", o.origin })))
+    local town = town_on(url)
     assert.equal(0, (helpers.gt({ "--town", town, "--rig", "demo", "polecat", "add", "r" })))
     local wt = town .. "/demo/polecats/r/demo"
     helpers.write(wt .. "/feature.txt", "only here\n")
@@ -368,11 +361,7 @@ describe("a ledger server that goes away", function()
 
   server_it("killed during an add and started again: nothing lost, no row without its worktree", function()
     local url = start_server()
-    local base = helpers.tmpdir("killed")
-    local o = helpers.origin(base)
-    local town = base .. "/town"
-    assert.equal(0, (helpers.gt({ "init", "--ledger", url, town })))
-    assert.equal(0, (helpers.gt({ "--town", town, "rig", "add", "demo", o.origin })))
+    local town = town_on(url)
     assert.equal(0, (helpers.gt({ "--town", town, "--rig", "demo", "polecat", "add", "keep" })))
     helpers.write(town .. "/demo/polecats/keep/demo/work.txt", "unsaved\n")
     -- The add stops after its worktree is made, the server is killed, then the add goes on.

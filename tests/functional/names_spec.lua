@@ -27,32 +27,7 @@ local function remove(fx, name)
   assert(code == 0, err)
 end
 
-local function quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
---- Runs the gt commands `commands` (lists of arguments) all at once, as background jobs of one
---- shell, and waits for every one; returns their results { code, stdout, stderr } in order.
-local function run_all(commands)
-  local dir = helpers.tmpdir("jobs")
-  local lines = {}
-  for i, args in ipairs(commands) do
-    local argv = { quote(gt.executable) }
-    for _, a in ipairs(args) do argv[#argv + 1] = quote(a) end
-    lines[#lines + 1] = ("(%s >%s/%d.out 2>%s/%d.err; echo $? >%s/%d.code) &"):format(
-      table.concat(argv, " "), dir, i, dir, i, dir, i)
-  end
-  lines[#lines + 1] = "wait"
-  local r = helpers.run({ "sh", "-c", table.concat(lines, "\n") })
-  assert(r.code == 0, r.stderr)
-  local results = {}
-  for i = 1, #commands do
-    results[i] = { code = tonumber(helpers.read(("%s/%d.code"):format(dir, i))),
-      stdout = helpers.read(("%s/%d.out"):format(dir, i)),
-      stderr = helpers.read(("%s/%d.err"):format(dir, i)) }
-  end
-  return results
-end
+local run_all = helpers.run_all
 
 describe("the name pool", function()
   describe("its themes", function()
