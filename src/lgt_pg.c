@@ -791,11 +791,14 @@ static const char *connect_code(const char *msg)
 	return "ECONN";
 }
 
-/* pg.open(conninfo [, {busy_timeout_ms = 5000}]) -> gt.Pg | nil, err, code */
+/* pg.open(conninfo [, {busy_timeout_ms = 5000, application_name = "gt"}]) -> gt.Pg | nil, err,
+** code */
 static int pg_open(lua_State *L)
 {
 	const char *conninfo = luaL_checkstring(L, 1);
 	lua_Integer timeout = gt_optfield_integer(L, 2, "busy_timeout_ms", 5000);
+	/* Kept alive by the options table, at index 2 until the connection is made. */
+	const char *appname = gt_optfield_string(L, 2, "application_name", "gt");
 	const char *keywords[4], *values[4];
 	const char *redacted, *env, *code = NULL;
 	PQconninfoOption *parsed = NULL;
@@ -831,7 +834,7 @@ static int pg_open(lua_State *L)
 	env = getenv("PGAPPNAME");
 	if (!has_keyword(parsed, "application_name") && (env == NULL || *env == '\0')) {
 		keywords[k] = "application_name";
-		values[k++] = "gt";
+		values[k++] = appname;
 	}
 	if (parsed != NULL)
 		pq.PQconninfoFree(parsed);

@@ -143,8 +143,9 @@ function Rig:lock(lockname, what, timeout_ms)
   if not name then return lk end
   local both = self:name_lock(lk, name, opts.timeout_ms)
   if not both then
-    errors.raise("busy", "polecat %s of rig %s is busy on another host (the ledger server's lock " ..
-      "on its name stayed taken for %d ms); try again when it is done", name, self.name, opts.timeout_ms)
+    local who = store.name_lock_holder(self.town:ledger(), layout.id(self.name, name))
+    errors.raise("busy", "polecat %s of rig %s is busy: %s holds its name on the ledger server (for " ..
+      "more than %d ms); try again when it is done", name, self.name, who or "another host", opts.timeout_ms)
   end
   return both
 end

@@ -88,6 +88,10 @@ local function check(ok, err, code)
     err = tostring(err) .. holders(ledger_path) .. "; try again when it is done"
   elseif not ok and code == "ENOSPC" then
     err = tostring(err) .. " (free some space on its disk, then run the command again)"
+  elseif not ok and code == "ECONN" then
+    -- As after a crash: the journal on the server says what this command did.
+    err = tostring(err) .. "; once it is back, the next command on the polecat (or gt doctor " ..
+      "--fix) finishes or rolls back what this one did"
   end
   return errors.check_doing("ledger", ok, err, code)
 end
@@ -461,6 +465,18 @@ function store.name_lock(db, key, timeout_ms)
     sys.sleep_ms(pause)
     pause = math.min(pause * 2, 100)
   end
+end
+
+--- Who holds the server's lock on `key` (store.name_lock): the application name of its
+--- connection ("gt <host> pid <pid>"), or nil (none, or not a server).
+function store.name_lock_holder(db, key)
+  if store.backend(db) ~= "postgresql" then return nil end
+  -- A bigint key is the lock's classid (high 32 bits) and objid (low), objsubid 1.
+  local row = first_row(db, [[SELECT a.application_name AS who FROM pg_locks l
+    JOIN pg_stat_activity a ON a.pid = l.pid
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.database = a.datid AND
+      ((l.classid::bigint << 32) | l.objid::bigint) = ]] .. LOCK_KEY .. " LIMIT 1", key)
+  return row and row.who ~= "" and row.who or nil
 end
 
 --- Releases a lock store.name_lock took.

@@ -145,6 +145,24 @@ describe("a ledger several hosts share", function()
     assert_agree(h.url, h.beta)
   end)
 
+  server_it("a name another host works on is busy (exit 5), naming that host", function()
+    local h = two_hosts()
+    local signal = helpers.tmpdir("sig") .. "/paused"
+    local job = assert(io.popen(("env GT_HOST=alpha GT_FAULT=add.checkout=pause GT_FAULT_PAUSE_MS=3000 " ..
+      "GT_FAULT_SIGNAL=%s %s --town %s --rig demo polecat add a 2>&1"):format(quote(signal),
+      quote(gt.executable), quote(h.alpha.town)), "r"))
+    local deadline = sys.clock_ms() + 60000
+    while not helpers.exists(signal) and sys.clock_ms() < deadline do sys.sleep_ms(10) end
+    local code, out, err = on(h.beta, { "polecat", "add", "a" }, { GT_LOCK_TIMEOUT_MS = "100" })
+    job:read("a")
+    job:close()
+    assert.equal(5, code, out .. err)
+    assert.matches("^gt: polecat add: polecat a of rig demo is busy: gt alpha pid %d+ holds its name on the " ..
+      "ledger server %(for more than 100 ms%); try again when it is done\n$", err)
+    assert.same({}, witness.ls(h.beta.rig .. "/polecats"))
+    assert_agree(h.url, h.alpha)
+  end)
+
   server_it("pool names are claimed across hosts: no name twice", function()
     local h = two_hosts()
     local commands = {}

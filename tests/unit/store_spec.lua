@@ -627,8 +627,12 @@ describe("gt.store", function()
 
       server_it("keep a name to one connection of the server until it lets go", function()
         local other <close> = store.open(path)
+        assert.is_nil(store.name_lock_holder(other, "demo/a"))
         assert.is_true(store.name_lock(db, "demo/a", 0))
         assert.is_false(store.name_lock(other, "demo/a", 0))
+        -- Who holds it: the connection's application name (gt's host and pid).
+        assert.equal(("gt %s pid %d"):format(store.host(), sys.pid()), store.name_lock_holder(other, "demo/a"))
+        assert.is_nil(store.name_lock_holder(other, "demo/b"))
         local t0 = sys.clock_ms()
         assert.is_false(store.name_lock(other, "demo/a", 60))
         assert.is_true(sys.clock_ms() - t0 >= 55)

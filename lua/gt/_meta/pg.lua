@@ -65,11 +65,12 @@ local PgStatement = {}
 
 ---@class gt.PgOpenOptions
 ---@field busy_timeout_ms? integer how long a statement waits for a lock (`lock_timeout`, default 5000; 0 is 1 ms); tx retries serialization failures for twice as long
+---@field application_name? string what the server shows of the connection (`pg_stat_activity`; default "gt")
 
 --- Connects with libpq (`PQconnectdbParams`, the conninfo expanded as psql does, so libpq's
 --- environment works: PGHOST, PGPASSFILE, PGSSLMODE...). Adds `connect_timeout=10` unless the
---- conninfo or PGCONNECT_TIMEOUT sets one, and `application_name=gt` unless the conninfo or
---- PGAPPNAME does. Then sets `lock_timeout` to busy_timeout_ms and `client_min_messages` to
+--- conninfo or PGCONNECT_TIMEOUT sets one, and `application_name` (opts.application_name, "gt")
+--- unless the conninfo or PGAPPNAME does. Then sets `lock_timeout` to busy_timeout_ms and `client_min_messages` to
 --- warning, and drops notices. Fails with `"ECONN"` when the server cannot be reached,
 --- `"EACCES"` when authentication fails or the role does not exist, `"ENOTFOUND"` when the
 --- database does not exist, `"EINVALID"` for a conninfo that does not parse, `"ENOTSUP"` when
