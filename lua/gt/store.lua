@@ -216,6 +216,11 @@ function store.describe(target)
   return target
 end
 
+--- Whether server ledger `target` carries a password (which whoever reads .gt/town.lua sees).
+function store.has_password(target)
+  return store.backend_of(target) == "postgresql" and pg.redact(target) ~= target
+end
+
 local backend_of_db = setmetatable({}, { __mode = "k" }) -- open ledger -> "sqlite"|"postgresql"
 
 --- The backend of an open ledger: "sqlite" or "postgresql".

@@ -114,6 +114,36 @@ describe("gt ledger", function()
     assert.matches("%-%-to /tmp/x.db is not a PostgreSQL URL", err)
   end)
 
+  server_it("a password in the ledger's URL appears in no output, and its place is warned of", function()
+    local url = helpers.pg_ledger() .. " password=s3cr3t-pw" -- the test server trusts: unused
+    local dir = helpers.tmpdir("pw")
+    local o = helpers.origin(dir)
+    local town = dir .. "/town"
+    local said = {}
+    local function run(args)
+      local code, out, err = helpers.gt(args)
+      assert.equal(0, code, err)
+      said[#said + 1] = out .. err
+      return out, err
+    end
+    local _, err = run({ "init", "--ledger", url, town })
+    assert.matches("gt: warning: " .. town:gsub("%p", "%%%0") .. "/.gt/town.lua holds the ledger's password", err)
+    run({ "--town", town, "rig", "add", "demo", o.origin })
+    run({ "--town", town, "--rig", "demo", "polecat", "add", "a" })
+    run({ "--town", town, "--rig", "demo", "polecat", "list", "--json" })
+    run({ "--town", town, "ledger", "status" })
+    run({ "--town", town, "ledger", "status", "--json" })
+    run({ "--town", town, "doctor" })
+    for _, text in ipairs(said) do assert.is_nil(text:find("s3cr3t", 1, true), text) end
+    -- Nor in the ledger.
+    local db <close> = witness.ledger(town)
+    for _, t in ipairs({ "agents", "events", "operations", "rigs" }) do
+      for row in db:rows("SELECT * FROM " .. t) do
+        for _, v in pairs(row) do assert.is_nil(tostring(v):find("s3cr3t", 1, true)) end
+      end
+    end
+  end)
+
   server_it("a town's ledger URL takes libpq's environment, as psql does", function()
     local host = helpers.pg_admin:match("host=(%S+)")
     local user = helpers.pg_admin:match("user=(%S+)")

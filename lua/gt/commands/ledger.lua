@@ -1,6 +1,7 @@
 --- Built-in commands: gt ledger status, gt ledger migrate (docs/design.md §3.7). They parse,
 --- call gt.town, and print.
 local output = require("gt.output")
+local store = require("gt.store")
 
 return {
   {
@@ -63,6 +64,10 @@ return {
         output.say("copied %d rows from %s to %s, every table checked; the town now uses the server",
           total, r.from, r.to)
         output.note("gt: %s stays as a backup, sealed against changes", r.from)
+        if store.has_password(cmd.args.to) then
+          output.warn("%s/.gt/town.lua holds the ledger's password: ~/.pgpass (mode 0600) would keep " ..
+            "it out of the town", cmd.town.root)
+        end
       end
       return 0
     end,

@@ -19,6 +19,10 @@ return {
     run = function(cmd)
       local dir = cmd.args.dir or town.default_root()
       local t, existed = town.init(dir, { ledger = cmd.args.ledger })
+      if not existed and t.config.ledger and store.has_password(t.config.ledger) then
+        output.warn("%s/.gt/town.lua holds the ledger's password: ~/.pgpass (mode 0600) would keep it " ..
+          "out of the town", t.root)
+      end
       if existed and cmd.args.ledger then
         output.warn("the town exists: its ledger stays %s (gt ledger migrate --to URL moves it)",
           store.describe(t:ledger_target()))
