@@ -38,14 +38,15 @@ polecat.recover = journal.recover
 
 --- Returns the ledger row of live polecat `name` of `rig`; raises a gt error (exit 4) when
 --- there is none, or when its worktree is on another host (a shared ledger: docs/design.md
---- §3.7) unless `any_host`.
-function polecat.get(rig, name, any_host)
+--- §3.7).
+function polecat.get(rig, name)
   names.check(name, "polecat name")
-  local agent = store.agent_get(rig.town:ledger(), layout.id(rig.name, name))
+  local db = rig.town:ledger()
+  local agent = store.agent_get(db, layout.id(rig.name, name))
   if not agent or not store.LIVE[agent.state] then
     errors.raise("notfound", "no polecat %s in rig %s", name, rig.name)
   end
-  if not any_host then store.check_local(rig.town:ledger(), agent) end
+  store.check_local(db, agent)
   return agent
 end
 

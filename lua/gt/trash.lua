@@ -38,8 +38,9 @@ end
 --- oldest first.
 function trash.pending(rig)
   local list = {}
-  for _, op in ipairs(store.ops_running(rig.town:ledger())) do
-    if op.kind == trash.KIND and store.is_local(rig.town:ledger(), op) then -- another host's: its disk
+  local db = rig.town:ledger()
+  for _, op in ipairs(store.ops_running(db)) do
+    if op.kind == trash.KIND and store.is_local(db, op) then -- another host's trash is on its disk
       local rig_name, rest = layout.split_id(op.agent)
       local name = rest and rest:match("^%.trash/(.+)$")
       if rig_name == rig.name and name then
