@@ -1,6 +1,7 @@
 -- The generated repository of the benchmarks: the shape of the measured baseline (docs/design.md
 -- §7), 20x10x10 folders of 10 files of random words (`megabytes` in all), 6 commits, one pack;
--- the same repository every time. Loaded with dofile by bench/spawn.lua and bench/table.lua:
+-- the same repository every time. Loaded with dofile by bench/spawn.lua and bench/table.lua
+-- (as bench/lib.lua, what the benchmark scripts share, is by all of them):
 --   generate(dir, megabytes, run)   run(argv): runs git, raising on failure
 local fs = require("gt.fs")
 

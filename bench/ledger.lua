@@ -5,7 +5,6 @@
 -- made in it). Prints a table: add (a new polecat, no fetch), remove (--wait), list with 20
 -- polecats, and the round trip gt ledger status measures, in milliseconds (medians).
 local fs = require("gt.fs")
-local proc = require("gt.proc")
 local sys = require("gt.sys")
 local pg = require("gt.pg")
 
@@ -18,27 +17,10 @@ end
 local env = { GT_TOWN = false, GT_RIG = false, GT_LEDGER = false, NO_COLOR = "1", GIT_CONFIG_NOSYSTEM = "1",
   GIT_AUTHOR_NAME = "b", GIT_AUTHOR_EMAIL = "b@b", GIT_COMMITTER_NAME = "b", GIT_COMMITTER_EMAIL = "b@b" }
 
-local function run(argv)
-  local r = assert(proc.run({ argv = argv, env = env }))
-  if r.code ~= 0 then
-    error(("%s failed (%s): %s%s"):format(table.concat(argv, " "), tostring(r.code), r.stdout, r.stderr))
-  end
-  return r.stdout
-end
-
-local function timed(argv)
-  local t0 = sys.clock_ms()
-  run(argv)
-  return sys.clock_ms() - t0
-end
-
-local function median(list)
-  local s = {}
-  for i, v in ipairs(list) do s[i] = v end
-  table.sort(s)
-  local n = #s
-  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
-end
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "bench"
+local lib = dofile(here .. "/lib.lua")
+local run, timed = lib.runner(env)
+local median = lib.median
 
 -- A small origin (200 files): what is measured is gt and its ledger, not the checkout.
 local dir = (os.getenv("BENCH_DIR") or "/tmp/gt-bench") .. "/ledger"

@@ -3,7 +3,6 @@
 -- and `git worktree list` in the same bare repository (what the git CLI needs to list them).
 --
 --   gt -l bench/list.lua [polecats=1000] [runs=21]     env: BENCH_DIR (default /tmp/gt-bench)
-local proc = require("gt.proc")
 local fs = require("gt.fs")
 local sys = require("gt.sys")
 
@@ -13,16 +12,10 @@ local root = (os.getenv("BENCH_DIR") or "/tmp/gt-bench") .. "/list"
 local env = { HOME = root .. "/home", GT_TOWN = false, GT_RIG = false, NO_COLOR = "1",
   GIT_CONFIG_NOSYSTEM = "1" }
 
-local function run(argv)
-  local r = assert(proc.run({ argv = argv, env = env }))
-  assert(r.code == 0, table.concat(argv, " ") .. ": " .. (r.stderr or ""))
-  return r.stdout
-end
-
-local function median(list)
-  table.sort(list)
-  return list[(#list + 1) // 2]
-end
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "bench"
+local lib = dofile(here .. "/lib.lua")
+local run = lib.runner(env)
+local median = lib.median
 
 if fs.stat(root) then assert(fs.remove_tree(root)) end
 assert(fs.mkdir_p(env.HOME))

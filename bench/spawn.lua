@@ -9,7 +9,6 @@
 --      --force` + `git branch -D` (docs/design.md §7).
 -- The repository (bench/generate.lua) has the shape of the measured baseline (docs/design.md
 -- §7). It is generated once and kept in BENCH_DIR.
-local proc = require("gt.proc")
 local fs = require("gt.fs")
 local sys = require("gt.sys")
 local branch = require("gt.branch")
@@ -20,19 +19,9 @@ local megabytes = tonumber(os.getenv("BENCH_MB") or "150")
 local env = { HOME = root .. "/home", GT_TOWN = false, GT_RIG = false, NO_COLOR = "1",
   GIT_CONFIG_NOSYSTEM = "1" }
 
-local function run(argv, cwd)
-  local r = assert(proc.run({ argv = argv, cwd = cwd, env = env }))
-  if r.code ~= 0 then
-    error(("%s failed (%s): %s%s"):format(table.concat(argv, " "), tostring(r.code), r.stdout, r.stderr))
-  end
-  return r.stdout
-end
-
-local function timed(argv, cwd)
-  local t0 = sys.clock_ms()
-  run(argv, cwd)
-  return sys.clock_ms() - t0
-end
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "bench"
+local lib = dofile(here .. "/lib.lua")
+local run, timed = lib.runner(env)
 
 local function write(path, data)
   local f = assert(io.open(path, "wb"))
@@ -40,7 +29,6 @@ local function write(path, data)
   assert(f:close())
 end
 
-local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "bench"
 local generate_repository = dofile(here .. "/generate.lua")
 
 local function generate(dir)
@@ -48,13 +36,7 @@ local function generate(dir)
   generate_repository(dir, megabytes, run)
 end
 
-local function median(list)
-  local s = {}
-  for i, v in ipairs(list) do s[i] = v end
-  table.sort(s)
-  local n = #s
-  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
-end
+local median = lib.median
 
 -- Setup ------------------------------------------------------------------------------------
 assert(fs.mkdir_p(env.HOME))

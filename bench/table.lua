@@ -61,26 +61,13 @@ local megabytes = tonumber(os.getenv("BENCH_MB") or "150")
 local started = sys.clock_ms()
 
 -- Helpers ---------------------------------------------------------------------------------------
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "bench"
+local lib = dofile(here .. "/lib.lua")
 local env = { GT_TOWN = false, GT_RIG = false, NO_COLOR = "1", GIT_CONFIG_NOSYSTEM = "1" }
 
 local function say(fmt, ...) io.stderr:write(fmt:format(...), "\n") end
 
-local function run(argv, extra, stdin)
-  local e = {}
-  for k, v in pairs(env) do e[k] = v end
-  for k, v in pairs(extra or {}) do e[k] = v end
-  local r = assert(proc.run({ argv = argv, env = e, stdin = stdin }))
-  if r.code ~= 0 then
-    error(("%s failed (%s): %s%s"):format(table.concat(argv, " "), tostring(r.code), r.stdout, r.stderr))
-  end
-  return r.stdout
-end
-
-local function timed(argv, extra)
-  local t0 = sys.clock_ms()
-  run(argv, extra)
-  return sys.clock_ms() - t0
-end
+local run, timed = lib.runner(env)
 
 local function write(path, data)
   local f = assert(io.open(path, "wb"))
@@ -88,13 +75,7 @@ local function write(path, data)
   assert(f:close())
 end
 
-local function median(list)
-  local s = {}
-  for i, v in ipairs(list) do s[i] = v end
-  table.sort(s)
-  local n = #s
-  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
-end
+local median = lib.median
 
 local function fresh(dir)
   if fs.stat(dir) then assert(fs.remove_tree(dir)) end
@@ -123,7 +104,6 @@ end
 -- The generated repository ----------------------------------------------------------------------
 -- The shape of the measured baseline (docs/design.md §7): 20x10x10 folders of 10 files of random
 -- words, 6 commits, one pack; generated once into BENCH_DIR and reused.
-local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "bench"
 local generate_repository = dofile(here .. "/generate.lua")
 
 local function generate(dir)
